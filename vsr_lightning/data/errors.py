@@ -1,0 +1,17 @@
+"""One exception type for bad data, so every failure names the file and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DataError(ValueError):
+    """Raised for unreadable, truncated, mismatched or malformed inputs.
+
+    The message always reads ``<path>: <problem>`` so a user sees at once which file to fix.
+    """
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")

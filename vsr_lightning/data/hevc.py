@@ -1,0 +1,144 @@
+"""HEVC compression in the style of the benchmark: libx265, fixed QP, low-delay P, PQF cascade.
+
+NTIRE 2021/2022 compressed LDV with the HM reference encoder (low-delay P, QP 37): no B-frames, one
+I frame, and a GOP of 4 whose per-frame QP offsets make every fourth frame the peak-quality frame
+(PQF). x265 through PyAV rejects ``qpfile``, so the same per-frame QP cascade is carried by x265
+``zones`` in constant-QP mode (zone ``k+1,k+1`` sets frame ``k``). This approximates HM: the
+entropy coder, motion search and rate-distortion choices of x265 differ from HM's, so absolute PSNR
+differs slightly from the official LDV data, while the PQF rhythm is the same.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+from av.video.frame import PictureType
+
+from vsr_lightning.data.errors import DataError
+
+HM_LDP_QP_OFFSETS: tuple[int, ...] = (3, 2, 3, 1)
+"""QP offsets of GOP positions 1..4 in HM's low-delay-P configuration; position 4 is the PQF."""
+
+
+@dataclass(frozen=True)
+class HevcConfig:
+    """How to compress: base QP, the GOP's QP offsets and x265's speed preset."""
+
+    qp: int = 37
+    gop_qp_offsets: tuple[int, ...] = HM_LDP_QP_OFFSETS
+    preset: str = "medium"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.qp <= 51:
+            raise ValueError(f"QP must be in 0..51, got {self.qp}")
+        if not self.gop_qp_offsets:
+            raise ValueError("gop_qp_offsets must not be empty")
+
+
+@dataclass
+class QpSidecar:
+    """Per-frame QP and type of one compressed video, stored next to it as JSON."""
+
+    qp: list[int]
+    frame_type: list[str]
+    pqf: list[bool]
+    config: dict = field(default_factory=dict)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, path: Path) -> QpSidecar:
+        try:
+            data = json.loads(path.read_text())
+            return cls(qp=data["qp"], frame_type=data["frame_type"], pqf=data["pqf"], config=data["config"])
+        except (OSError, ValueError, KeyError) as err:
+            raise DataError(path, f"unreadable QP sidecar ({err})") from err
+
+
+def ldp_qp_schedule(num_frames: int, config: HevcConfig) -> list[int]:
+    """Requested QP of each frame: the I frame at the base QP, then the GOP's cascade."""
+    gop = config.gop_qp_offsets
+    return [config.qp] + [config.qp + gop[(k - 1) % len(gop)] for k in range(1, num_frames)]
+
+
+def pqf_flags(qps: Sequence[int], period: int | None = None) -> list[bool]:
+    """Peak-quality frames: frame 0 and each frame whose QP is lowest within its GOP.
+
+    With ``period`` given, PQFs are simply every ``period``-th frame (the fixed rhythm "1000").
+    Otherwise they are read from the per-frame QP: a frame is a PQF when its QP is lower than
+    both neighbours' (or it is the first frame), which recovers "1000 1000 ..." from the cascade.
+    """
+    n = len(qps)
+    if period is not None:
+        return [k % period == 0 for k in range(n)]
+    flags = []
+    for k in range(n):
+        left = qps[k - 1] if k > 0 else None
+        right = qps[k + 1] if k + 1 < n else None
+        flags.append(k == 0 or ((left is None or qps[k] < left) and (right is None or qps[k] < right)))
+    return flags
+
+
+def x265_params(qps: Sequence[int], config: HevcConfig) -> str:
+    """x265 parameter string: constant QP, no B-frames, one I frame, one zone per offset frame."""
+    zones = "/".join(f"{k + 1},{k + 1},q={q}" for k, q in enumerate(qps) if k > 0 and q != config.qp)
+    params = f"qp={config.qp}:ipratio=1:pbratio=1:bframes=0:keyint=-1:min-keyint=1:scenecut=0:log-level=error"
+    return params + (f":zones={zones}" if zones else "")
+
+
+def compress_hevc(
+    frames: Iterable[av.VideoFrame],
+    num_frames: int,
+    width: int,
+    height: int,
+    fps: float,
+    out_path: Path,
+    config: HevcConfig = HevcConfig(),
+) -> QpSidecar:
+    """Encode ``yuv420p`` frames to ``out_path`` (mkv/mp4) and write ``<out_path>.qp.json``.
+
+    Frame types are read back by decoding, so the sidecar records what the stream really holds.
+    """
+    if width % 2 or height % 2:
+        raise DataError(out_path, f"odd frame size {width}x{height}: HEVC 4:2:0 needs even sizes")
+    qps = ldp_qp_schedule(num_frames, config)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with av.open(str(out_path), mode="w") as container:
+        stream = container.add_stream("libx265", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": config.preset, "x265-params": x265_params(qps, config)}
+        for frame in frames:
+            frame.pts = None
+            for packet in stream.encode(frame):
+                container.mux(packet)
+            written += 1
+        for packet in stream.encode():
+            container.mux(packet)
+    if written != num_frames:
+        out_path.unlink(missing_ok=True)
+        raise DataError(out_path, f"expected {num_frames} frames to compress, got {written}")
+    with av.open(str(out_path)) as container:
+        types = [PictureType(f.pict_type).name for f in container.decode(video=0)]
+    if len(types) != num_frames:
+        raise DataError(out_path, f"encoder wrote {len(types)} frames instead of {num_frames}")
+    sidecar = QpSidecar(
+        qp=qps,
+        frame_type=types,
+        pqf=pqf_flags(qps),
+        config={"encoder": "libx265", "qp": config.qp, "gop_qp_offsets": list(config.gop_qp_offsets),
+                "preset": config.preset},
+    )
+    sidecar.save(sidecar_path(out_path))
+    return sidecar
+
+
+def sidecar_path(video_path: Path) -> Path:
+    """Where the QP sidecar of a compressed video lives."""
+    return video_path.with_name(video_path.name + ".qp.json")
