@@ -1,0 +1,179 @@
+"""Read offline W&B runs (``wandb/offline-run-*``) without a server.
+
+wandb 0.31 keeps an offline run only in its ``run-<id>.wandb`` transaction log (plus media files);
+there is no ``wandb-summary.json`` and the Python SDK has no public reader for the log. The documented
+way to read it is the CLI ``wandb leet inspect``: ``--summary --json`` gives config, latest summary,
+name, start time and exit code; ``--json`` streams the records, whose ``run`` record also holds the
+group, job type and tags that the summary view leaves out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from vsr_lightning.report.record_builder import RawRun, build_record
+from vsr_lightning.report.run_record import RunRecord
+
+_RUN_DIR = re.compile(r"^(?:offline-)?run-(\d{8}_\d{6})-(\w+)$")
+_LEET_TIMEOUT_S = 120.0
+
+
+class OfflineReadError(RuntimeError):
+    """``wandb leet inspect`` failed on a run directory."""
+
+
+def _leet_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "wandb", "leet", "inspect", *args]
+
+
+def _leet_env() -> dict[str, str]:
+    """Environment that keeps the inspector from reporting anything over the network."""
+    env = dict(os.environ)
+    env["WANDB_MODE"] = "offline"
+    env["WANDB_ERROR_REPORTING"] = "false"
+    env.setdefault("WANDB_SILENT", "true")
+    return env
+
+
+def _leet_summary(log_file: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        _leet_command("--summary", "--json", str(log_file)),
+        capture_output=True,
+        text=True,
+        env=_leet_env(),
+        timeout=_LEET_TIMEOUT_S,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise OfflineReadError(f"wandb leet inspect --summary failed on {log_file}: {proc.stderr.strip()}")
+    return json.loads(proc.stdout)
+
+
+def _leet_run_record(log_file: Path) -> dict[str, Any] | None:
+    """The log's ``run`` record (written right after the header), read without streaming the rest."""
+    with subprocess.Popen(
+        _leet_command("--json", str(log_file)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_leet_env(),
+    ) as proc:
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                record = json.loads(line) if line.strip().startswith("{") else {}
+                if record.get("type") == "run":
+                    return record.get("run", {})
+            return None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        stamp = datetime.fromisoformat(trimmed)
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _state_without_exit_record(run_dir: Path) -> tuple[str, str]:
+    """No exit record: the process is still going, or died before ``run.finish()``.
+
+    A killed process leaves only the log header (wandb-core buffers records) and the core's log notes
+    that the parent process went away; without such a note the run is taken as running.
+    """
+    core_log = run_dir / "logs" / "debug-core.log"
+    internal_log = run_dir / "logs" / "debug-internal.log"
+    core = core_log.read_text(errors="replace") if core_log.is_file() else ""
+    internal = internal_log.read_text(errors="replace") if internal_log.is_file() else ""
+    if "parent process exited" in core:
+        return "crashed", "process died before run.finish() (no exit record)"
+    if "stream: all finished" in internal or "server: is shutting down" in core:
+        return "crashed", "ended without an exit record"
+    return "running", "no exit record yet (still running?)"
+
+
+def read_offline_run(run_dir: Path) -> RunRecord:
+    """Read one ``offline-run-*`` (or ``run-*``) directory."""
+    run_dir = Path(run_dir)
+    logs = sorted(run_dir.glob("run-*.wandb"))
+    if len(logs) != 1:
+        raise OfflineReadError(f"expected one run-*.wandb in {run_dir}, found {len(logs)}")
+    summary = _leet_summary(logs[0])
+    run = _leet_run_record(logs[0]) or {}
+    match = _RUN_DIR.match(run_dir.name)
+
+    run_id = summary.get("run_id") or run.get("run_id") or (match.group(2) if match else run_dir.name)
+    started = _parse_time(summary.get("start_time") or run.get("start_time"))
+    if started is None and match:
+        started = datetime.strptime(match.group(1), "%Y%m%d_%H%M%S").replace(tzinfo=UTC)
+
+    exit_code = summary.get("exit_code")
+    if exit_code is None:
+        state, detail = _state_without_exit_record(run_dir)
+        if not run:
+            detail += "; the log holds no run record, so name, group and config are unknown"
+    elif int(exit_code) == 0:
+        state, detail = "finished", "exit code 0"
+    else:
+        state, detail = "crashed", f"exit code {exit_code}"
+
+    config = summary.get("config") or (run.get("config", {}).get("update", {}))
+    files_dir = run_dir / "files"
+    raw = RawRun(
+        run_id=str(run_id),
+        name=summary.get("name") or run.get("display_name") or str(run_id),
+        group=run.get("run_group") or None,
+        job_type=run.get("job_type") or None,
+        state=state,
+        config=config,
+        summary=summary.get("summary") or {},
+        tags=tuple(summary.get("tags") or run.get("tags") or ()),
+        started_at=started,
+        source=str(run_dir),
+        state_detail=detail,
+        fetch_media=lambda rel: files_dir / rel,
+    )
+    return build_record(raw)
+
+
+def find_offline_run_dirs(root: Path) -> list[Path]:
+    """All run directories under ``root`` (a wandb dir, a run dir, or any tree holding wandb dirs)."""
+    root = Path(root)
+    seen: dict[Path, Path] = {}
+    for log in sorted(root.rglob("run-*.wandb")):
+        run_dir = log.parent
+        if run_dir.is_symlink() or any(p.is_symlink() for p in run_dir.relative_to(root).parents):
+            continue  # wandb/latest-run points at a run we meet under its real name
+        seen.setdefault(run_dir.resolve(), run_dir)
+    return sorted(seen.values())
+
+
+def read_offline_runs(directory: str | Path, group: str | None = None, workers: int = 4) -> list[RunRecord]:
+    """Read every offline run under ``directory``; keep those of ``group`` (when given).
+
+    Runs whose group cannot be known (a killed process leaves no run record) are kept so the report
+    can list them as not included rather than hide them.
+    """
+    root = Path(directory)
+    if not root.exists():
+        raise FileNotFoundError(f"no such directory: {root}")
+    run_dirs = find_offline_run_dirs(root)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        records = list(pool.map(read_offline_run, run_dirs))
+    if group is not None:
+        records = [r for r in records if r.group in (group, None)]
+    return records
