@@ -1,0 +1,105 @@
+"""Memory-bounded inference over long videos: temporal chunks and spatial tiles with linear blending.
+
+Peak memory is set by one chunk x one tile on the device; the full output lives on the CPU in float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+VideoFn = Callable[..., Tensor]
+
+
+def _starts(length: int, size: int, overlap: int) -> list[int]:
+    """Window starts covering [0, length); the last window is aligned to the end so all are full size."""
+    if size >= length:
+        return [0]
+    stride = size - overlap
+    if stride <= 0:
+        raise ValueError(f"overlap ({overlap}) must be smaller than the window ({size})")
+    starts = list(range(0, length - size, stride))
+    starts.append(length - size)
+    return sorted(set(starts))
+
+
+def _ramp(size: int, overlap: int, at_start: bool, at_end: bool) -> Tensor:
+    """Blending weights: linear ramps over the overlap, flat 1 at clip/image borders."""
+    w = torch.ones(size)
+    if overlap > 0:
+        r = torch.arange(1, overlap + 1, dtype=torch.float32) / (overlap + 1)
+        n = min(overlap, size)
+        if not at_start:
+            w[:n] = torch.minimum(w[:n], r[:n])
+        if not at_end:
+            w[size - n:] = torch.minimum(w[size - n:], r[:n].flip(0))
+    return w
+
+
+def framewise(image_fn: Callable[[Tensor], Tensor], batch: int = 4) -> VideoFn:
+    """Turn a single-frame model (N,C,H,W) into a video function (N,T,C,H,W) for stage two."""
+
+    def video_fn(x: Tensor, pqf: Tensor | None = None) -> Tensor:
+        n, t = x.shape[:2]
+        flat = x.reshape(n * t, *x.shape[2:])
+        outs = [image_fn(flat[i:i + batch]) for i in range(0, n * t, batch)]
+        return torch.cat(outs).reshape(n, t, *outs[0].shape[1:])
+
+    return video_fn
+
+
+@torch.no_grad()
+def enhance_video_chunked(
+    model_fn: VideoFn,
+    lq: Tensor,
+    chunk: int,
+    overlap: int = 0,
+    tile: int | None = None,
+    tile_overlap: int = 0,
+    device: torch.device | str = "cpu",
+    pqf: Tensor | None = None,
+    multiple: int = 4,
+) -> Tensor:
+    """Enhance ``lq`` (T,C,H,W) with ``model_fn((1,t,C,h,w)[, pqf=(1,t)])`` chunk by chunk.
+
+    Overlapping chunks/tiles are blended with linear weights. One chunk covering the clip without tiling
+    returns the model output exactly. ``tile`` is rounded down to a multiple of ``multiple`` (4 for
+    BasicVSR++, the window for SwinIR). ``pqf`` (T,) is sliced per chunk and passed as ``pqf``.
+    """
+    if lq.dim() != 4:
+        raise ValueError(f"lq must be (T,C,H,W), got {tuple(lq.shape)}")
+    t, c, h, w = lq.shape
+    chunk = max(1, min(chunk, t))
+    if tile is not None:
+        tile = max(multiple, tile // multiple * multiple)
+        if tile_overlap >= tile:
+            raise ValueError("tile_overlap must be smaller than tile")
+    th = h if tile is None else min(tile, h)
+    tw = w if tile is None else min(tile, w)
+    out: Tensor | None = None
+    t_starts = _starts(t, chunk, overlap)
+    h_starts = _starts(h, th, tile_overlap)
+    w_starts = _starts(w, tw, tile_overlap)
+    for ts in t_starts:
+        wt = _ramp(chunk, overlap, ts == 0, ts + chunk >= t)
+        clip = lq[ts:ts + chunk]
+        flags = None if pqf is None else pqf[ts:ts + chunk].unsqueeze(0).to(device)
+        for hs in h_starts:
+            wh = _ramp(th, tile_overlap, hs == 0, hs + th >= h)
+            for ws in w_starts:
+                ww = _ramp(tw, tile_overlap, ws == 0, ws + tw >= w)
+                x = clip[:, :, hs:hs + th, ws:ws + tw].unsqueeze(0).to(device)
+                y = model_fn(x) if flags is None else model_fn(x, pqf=flags)
+                y = y[0].float().cpu()
+                if len(t_starts) == 1 and len(h_starts) == 1 and len(w_starts) == 1:
+                    return y  # single window: exact model output, no blending arithmetic
+                if out is None:
+                    out = torch.zeros(t, y.shape[1], h, w, dtype=torch.float32)
+                    weight = torch.zeros(t, 1, h, w, dtype=torch.float32)
+                wgt = wt.view(-1, 1, 1, 1) * wh.view(1, 1, -1, 1) * ww.view(1, 1, 1, -1)
+                out[ts:ts + chunk, :, hs:hs + th, ws:ws + tw] += y * wgt
+                weight[ts:ts + chunk, :, hs:hs + th, ws:ws + tw] += wgt
+    assert out is not None
+    return out / weight
