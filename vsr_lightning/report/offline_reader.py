@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from vsr_lightning.report.record_builder import RawRun, build_record
+from vsr_lightning.report.record_builder import RawRun, build_record, parse_timestamp
 from vsr_lightning.report.run_record import RunRecord
 
 _RUN_DIR = re.compile(r"^(?:offline-)?run-(\d{8}_\d{6})-(\w+)$")
@@ -78,17 +78,6 @@ def _leet_run_record(log_file: Path) -> dict[str, Any] | None:
                 proc.kill()
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    try:
-        stamp = datetime.fromisoformat(trimmed)
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-
-
 def _state_without_exit_record(run_dir: Path) -> tuple[str, str]:
     """No exit record: the process is still going, or died before ``run.finish()``.
 
@@ -117,7 +106,7 @@ def read_offline_run(run_dir: Path) -> RunRecord:
     match = _RUN_DIR.match(run_dir.name)
 
     run_id = summary.get("run_id") or run.get("run_id") or (match.group(2) if match else run_dir.name)
-    started = _parse_time(summary.get("start_time") or run.get("start_time"))
+    started = parse_timestamp(summary.get("start_time") or run.get("start_time"))
     if started is None and match:
         started = datetime.strptime(match.group(1), "%Y%m%d_%H%M%S").replace(tzinfo=UTC)
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,18 @@ class RawRun:
     source: str = ""
     state_detail: str = ""
     fetch_media: MediaFetcher | None = field(default=None, repr=False)
+
+
+def parse_timestamp(text: str | None) -> datetime | None:
+    """ISO time from W&B (``Z`` suffix, sometimes nanoseconds) as an aware datetime, or None."""
+    if not text:
+        return None
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", str(text))
+    try:
+        stamp = datetime.fromisoformat(trimmed)
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def normalize_state(raw: str) -> RunState:

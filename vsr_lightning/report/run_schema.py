@@ -73,7 +73,7 @@ def parse_video_metric_key(key: str) -> tuple[str, str] | None:
     """
     if not key.startswith(VIDEO_PREFIX):
         return None
-    video, sep, metric = key[len(VIDEO_PREFIX):].rpartition("/")
+    video, sep, metric = key[len(VIDEO_PREFIX) :].rpartition("/")
     if not sep or not video or metric not in VIDEO_METRICS:
         return None
     return video, metric
@@ -90,7 +90,7 @@ def parse_sample_key(key: str) -> tuple[str, str] | None:
     """Split ``samples/<video>/<kind>`` into (video, kind); None for any other key."""
     if not key.startswith(SAMPLES_PREFIX):
         return None
-    video, sep, kind = key[len(SAMPLES_PREFIX):].rpartition("/")
+    video, sep, kind = key[len(SAMPLES_PREFIX) :].rpartition("/")
     if not sep or not video or kind not in SAMPLE_KINDS:
         return None
     return video, kind
