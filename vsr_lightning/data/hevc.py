@@ -92,6 +92,58 @@ def x265_params(qps: Sequence[int], config: HevcConfig) -> str:
     return params + (f":zones={zones}" if zones else "")
 
 
+class HevcEncoder:
+    """Streaming libx265 encoder: ``write`` yuv420p frames one by one, ``close`` returns the sidecar.
+
+    The number of frames must be known up front because the QP cascade is passed as x265 zones.
+    Frame types are read back by decoding, so the sidecar records what the stream really holds.
+    """
+
+    def __init__(
+        self, out_path: Path, num_frames: int, width: int, height: int, fps: float,
+        config: HevcConfig = HevcConfig(),
+    ) -> None:
+        if width % 2 or height % 2:
+            raise DataError(out_path, f"odd frame size {width}x{height}: HEVC 4:2:0 needs even sizes")
+        self.out_path, self.num_frames, self.config = out_path, num_frames, config
+        self.qps = ldp_qp_schedule(num_frames, config)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        self._container = av.open(str(out_path), mode="w")
+        self._stream = self._container.add_stream("libx265", rate=Fraction(fps).limit_denominator(1001))
+        self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
+        self._stream.options = {"preset": config.preset, "x265-params": x265_params(self.qps, config)}
+        self._stream.codec_context.time_base = Fraction(1) / self._stream.average_rate
+        self.written = 0
+
+    def write(self, frame: av.VideoFrame) -> None:
+        frame.pts = self.written
+        frame.time_base = self._stream.codec_context.time_base
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.written += 1
+
+    def close(self) -> QpSidecar:
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+        if self.written != self.num_frames:
+            self.out_path.unlink(missing_ok=True)
+            raise DataError(self.out_path, f"expected {self.num_frames} frames to compress, got {self.written}")
+        with av.open(str(self.out_path)) as container:
+            types = [PictureType(f.pict_type).name for f in container.decode(video=0)]
+        if len(types) != self.num_frames:
+            raise DataError(self.out_path, f"encoder wrote {len(types)} frames instead of {self.num_frames}")
+        sidecar = QpSidecar(
+            qp=self.qps,
+            frame_type=types,
+            pqf=pqf_flags(self.qps),
+            config={"encoder": "libx265", "qp": self.config.qp,
+                    "gop_qp_offsets": list(self.config.gop_qp_offsets), "preset": self.config.preset},
+        )
+        sidecar.save(sidecar_path(self.out_path))
+        return sidecar
+
+
 def compress_hevc(
     frames: Iterable[av.VideoFrame],
     num_frames: int,
@@ -101,42 +153,11 @@ def compress_hevc(
     out_path: Path,
     config: HevcConfig = HevcConfig(),
 ) -> QpSidecar:
-    """Encode ``yuv420p`` frames to ``out_path`` (mkv/mp4) and write ``<out_path>.qp.json``.
-
-    Frame types are read back by decoding, so the sidecar records what the stream really holds.
-    """
-    if width % 2 or height % 2:
-        raise DataError(out_path, f"odd frame size {width}x{height}: HEVC 4:2:0 needs even sizes")
-    qps = ldp_qp_schedule(num_frames, config)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
-    with av.open(str(out_path), mode="w") as container:
-        stream = container.add_stream("libx265", rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": config.preset, "x265-params": x265_params(qps, config)}
-        for frame in frames:
-            frame.pts = None
-            for packet in stream.encode(frame):
-                container.mux(packet)
-            written += 1
-        for packet in stream.encode():
-            container.mux(packet)
-    if written != num_frames:
-        out_path.unlink(missing_ok=True)
-        raise DataError(out_path, f"expected {num_frames} frames to compress, got {written}")
-    with av.open(str(out_path)) as container:
-        types = [PictureType(f.pict_type).name for f in container.decode(video=0)]
-    if len(types) != num_frames:
-        raise DataError(out_path, f"encoder wrote {len(types)} frames instead of {num_frames}")
-    sidecar = QpSidecar(
-        qp=qps,
-        frame_type=types,
-        pqf=pqf_flags(qps),
-        config={"encoder": "libx265", "qp": config.qp, "gop_qp_offsets": list(config.gop_qp_offsets),
-                "preset": config.preset},
-    )
-    sidecar.save(sidecar_path(out_path))
-    return sidecar
+    """Encode ``yuv420p`` frames to ``out_path`` (mkv/mp4) and write ``<out_path>.qp.json``."""
+    encoder = HevcEncoder(out_path, num_frames, width, height, fps, config)
+    for frame in frames:
+        encoder.write(frame)
+    return encoder.close()
 
 
 def sidecar_path(video_path: Path) -> Path:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
+import torch
+from torchvision.io import ImageReadMode, decode_png, encode_png
 
 from vsr_lightning.data.errors import DataError
 
@@ -173,17 +174,19 @@ class VideoReader:
 
 
 def write_png(frame: np.ndarray, path: Path) -> None:
-    """Write one RGB uint8 frame as PNG (fast zlib level: datasets are written often)."""
-    Image.fromarray(frame).save(path, format="PNG", compress_level=1)
+    """Write one RGB uint8 frame as PNG (zlib level 1: datasets are written often, size matters less)."""
+    data = encode_png(torch.from_numpy(np.array(frame, copy=True)).permute(2, 0, 1), compression_level=1)
+    path.write_bytes(data.numpy().tobytes())
 
 
 def read_png(path: Path) -> np.ndarray:
     """Read a PNG frame as ``(H, W, 3) uint8`` RGB, naming the file on failure."""
     try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
-    except (OSError, ValueError) as err:
+        data = torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
+        image = decode_png(data, mode=ImageReadMode.RGB)
+    except (OSError, RuntimeError, ValueError) as err:
         raise DataError(path, f"unreadable frame ({err})") from err
+    return image.permute(1, 2, 0).numpy()
 
 
 def frame_name(index: int) -> str:
@@ -244,5 +247,6 @@ def even_size_or_error(path: Path, width: int, height: int) -> None:
 
 def psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB between two uint8 arrays (peak 255); ``inf`` for identical inputs."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    diff = a.astype(np.float32) - b.astype(np.float32)
+    mse = float(np.mean(diff * diff, dtype=np.float64))
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)

@@ -1,0 +1,80 @@
+"""Duplicated frames: detect them, enhance only unique frames, copy results back.
+
+About 30% of LDV videos hold compressed frames identical to their predecessor (frame-rate
+conversion upstream). Training on them over-weights static content, and enhancing them wastes time;
+the NTIRE 2022 winners removed them in training and testing (+0.014 dB in their ablation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+
+def frames_equal(a: np.ndarray, b: np.ndarray, threshold: float = 0.0) -> bool:
+    """Whether two uint8 frames are duplicates: mean absolute difference <= ``threshold``.
+
+    ``threshold=0`` means bit-exact equality.
+    """
+    if a.shape != b.shape:
+        return False
+    if threshold <= 0:
+        return bool(np.array_equal(a, b))
+    return float(np.mean(np.abs(a.astype(np.int16) - b.astype(np.int16)))) <= threshold
+
+
+class DuplicateDetector:
+    """Streaming detector: feed frames in order, get whether each repeats the previous one."""
+
+    def __init__(self, threshold: float = 0.0) -> None:
+        self.threshold = threshold
+        self._previous: np.ndarray | None = None
+        self.duplicates: list[int] = []
+        self._index = 0
+
+    def update(self, frame: np.ndarray) -> bool:
+        is_dup = self._previous is not None and frames_equal(frame, self._previous, self.threshold)
+        if is_dup:
+            self.duplicates.append(self._index)
+        self._previous = frame
+        self._index += 1
+        return is_dup
+
+
+def find_duplicates(frames: Sequence[np.ndarray] | np.ndarray, threshold: float = 0.0) -> list[int]:
+    """Indices ``t`` (>= 1) whose frame duplicates frame ``t - 1``."""
+    detector = DuplicateDetector(threshold)
+    for frame in frames:
+        detector.update(frame)
+    return detector.duplicates
+
+
+def unique_indices(num_frames: int, duplicates: Sequence[int]) -> list[int]:
+    """Frames to keep (first of each run of duplicates), in order."""
+    dup = set(duplicates)
+    if 0 in dup:
+        raise ValueError("frame 0 cannot be a duplicate of its predecessor")
+    return [t for t in range(num_frames) if t not in dup]
+
+
+def source_of_each_frame(num_frames: int, duplicates: Sequence[int]) -> list[int]:
+    """For every frame, the position in the unique-frame list whose result it copies."""
+    dup = set(duplicates)
+    mapping, position = [], -1
+    for t in range(num_frames):
+        if t not in dup:
+            position += 1
+        mapping.append(position)
+    return mapping
+
+
+def expand_unique(unique_output: torch.Tensor, num_frames: int, duplicates: Sequence[int], dim: int = 0):
+    """Copy results of unique frames back so the output has the input's frame count and order."""
+    index = torch.as_tensor(source_of_each_frame(num_frames, duplicates), device=unique_output.device)
+    if unique_output.shape[dim] != int(index.max()) + 1:
+        raise ValueError(
+            f"expected {int(index.max()) + 1} unique frames along dim {dim}, got {unique_output.shape[dim]}"
+        )
+    return unique_output.index_select(dim, index)
