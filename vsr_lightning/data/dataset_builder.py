@@ -131,7 +131,9 @@ def _build_clip(
     info = cursor.reader.info
     stop = info.num_frames if clip.stop is None else clip.stop
     if not 0 <= clip.start < stop <= info.num_frames:
-        raise DataError(clip.source.path, f"clip {clip.name}: frames [{clip.start}, {stop}) outside 0..{len(cursor.reader)}")
+        raise DataError(
+            clip.source.path, f"clip {clip.name}: frames [{clip.start}, {stop}) outside 0..{info.num_frames}"
+        )
     even_size_or_error(clip.source.path, info.width, info.height)
     n = _clip_length(clip, stop)
     split_dir = root / clip.split
