@@ -95,8 +95,8 @@ def _state_without_exit_record(run_dir: Path) -> tuple[str, str]:
     return "running", "no exit record yet (still running?)"
 
 
-def read_offline_run(run_dir: Path) -> RunRecord:
-    """Read one ``offline-run-*`` (or ``run-*``) directory."""
+def read_offline_raw(run_dir: Path) -> RawRun:
+    """Raw config, summary and metadata of one ``offline-run-*`` (or ``run-*``) directory."""
     run_dir = Path(run_dir)
     logs = sorted(run_dir.glob("run-*.wandb"))
     if len(logs) != 1:
@@ -122,7 +122,7 @@ def read_offline_run(run_dir: Path) -> RunRecord:
 
     config = summary.get("config") or (run.get("config", {}).get("update", {}))
     files_dir = run_dir / "files"
-    raw = RawRun(
+    return RawRun(
         run_id=str(run_id),
         name=summary.get("name") or run.get("display_name") or str(run_id),
         group=run.get("run_group") or None,
@@ -136,7 +136,11 @@ def read_offline_run(run_dir: Path) -> RunRecord:
         state_detail=detail,
         fetch_media=lambda rel: files_dir / rel,
     )
-    return build_record(raw)
+
+
+def read_offline_run(run_dir: Path) -> RunRecord:
+    """Read one offline run directory into a RunRecord."""
+    return build_record(read_offline_raw(run_dir))
 
 
 def find_offline_run_dirs(root: Path) -> list[Path]:

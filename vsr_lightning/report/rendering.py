@@ -14,6 +14,7 @@ from typing import Any
 from vsr_lightning.report.table_model import Column, Kind, Table
 
 MISSING = "—"
+CSV_DECIMALS = 6
 _NUMERIC = {Kind.DB, Kind.GAIN, Kind.CI, Kind.COUNT, Kind.PARAMS, Kind.SECONDS}
 
 
@@ -81,15 +82,19 @@ def _csv_cells(value: Any, column: Column) -> list[str]:
     width = len(_csv_header(column))
     if _is_missing(value):
         return [""] * width
-    if width == 2:
-        return ["" if _is_missing(v) else repr(v) if isinstance(v, float) else str(v) for v in value]
+    values = value if width == 2 else (value,)
+    return ["" if _is_missing(v) else _csv_number(v) for v in values]
+
+
+def _csv_number(value: Any) -> str:
+    """Floats rounded to 1e-6 dB (far below any real difference) so float noise does not show."""
     if isinstance(value, float):
-        return [repr(value)]
-    return [str(value)]
+        return repr(round(value, CSV_DECIMALS))
+    return str(value)
 
 
 def to_csv(table: Table) -> str:
-    """Full-precision CSV; tuple columns split in two; notes as trailing ``#`` comment lines."""
+    """CSV (floats to 1e-6); tuple columns split in two; notes as trailing ``#`` comment lines."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([h for c in table.columns for h in _csv_header(c)])

@@ -43,8 +43,8 @@ def _start(run: RunRecord) -> datetime:
 def exclusion_reason(run: RunRecord) -> str | None:
     """Why ``run`` must not be averaged, or None when it may be."""
     if run.state is not RunState.FINISHED:
-        detail = f" ({run.state_detail})" if run.state_detail and run.state_detail != run.state.value else ""
-        return f"{run.state.value}{detail}"
+        detail = run.state_detail if run.state_detail and run.state_detail != run.state.value else ""
+        return f"{run.state.value}: {detail}" if detail else run.state.value
     missing = run.missing_summary()
     if missing:
         return "partial: finished but summary lacks " + ", ".join(missing)
