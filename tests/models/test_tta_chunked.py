@@ -1,0 +1,95 @@
+"""x8 test-time augmentation and chunked / tiled video inference."""
+
+import torch
+import torch.nn.functional as F
+
+from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
+from vsr_lightning.models.chunked_inference import enhance_video_chunked, framewise
+from vsr_lightning.models.swinir import swinir_small
+from vsr_lightning.models.tta import tta_x8
+
+
+def _blur(x: torch.Tensor) -> torch.Tensor:
+    """Symmetric 3x3 blur with reflect padding: commutes with flips and transposition."""
+    k = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16
+    c = x.shape[-3]
+    flat = x.reshape(-1, c, *x.shape[-2:])
+    out = F.conv2d(F.pad(flat, [1, 1, 1, 1], mode="reflect"), k.expand(c, 1, 3, 3), groups=c)
+    return out.reshape(x.shape)
+
+
+def test_tta_of_equivariant_functions_is_the_function():
+    img = torch.rand(2, 3, 9, 13)
+    vid = torch.rand(1, 4, 3, 9, 13)
+    assert torch.allclose(tta_x8(lambda t: t, img), img, atol=1e-6)
+    assert torch.allclose(tta_x8(_blur, img), _blur(img), atol=1e-6)
+    assert torch.allclose(tta_x8(_blur, vid, temporal_reversal=True), _blur(vid), atol=1e-6)
+    assert torch.allclose(tta_x8(torch.sigmoid, vid), torch.sigmoid(vid), atol=1e-6)
+
+
+def test_tta_of_random_conv_differs_and_is_equivariant():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        y = tta_x8(conv, x)
+        assert not torch.allclose(y, conv(x), atol=1e-4)
+        # The averaged model is itself flip-equivariant.
+        assert torch.allclose(tta_x8(conv, x.flip(-1)), y.flip(-1), atol=1e-5)
+        assert torch.allclose(tta_x8(conv, x.transpose(-1, -2)), y.transpose(-1, -2), atol=1e-5)
+
+
+def test_temporal_reversal_reverses_pqf_kwargs():
+    def fn(x, pqf):  # weights each frame by its flag: wrong unless flags travel with the frames
+        return x * pqf[:, :, None, None, None].float()
+
+    vid = torch.rand(1, 5, 3, 4, 6)
+    flags = torch.tensor([[True, False, False, False, True]]) | torch.tensor([[False, True, False, False, False]])
+    out = tta_x8(fn, vid, temporal_reversal=True, pqf=flags)
+    assert torch.allclose(out, fn(vid, flags), atol=1e-6)
+
+
+def _tiny_vsr() -> BasicVSRPlusPlus:
+    torch.manual_seed(0)
+    return BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, propagation="pqf",
+                            deform_groups=8).eval()
+
+
+def test_chunk_covering_clip_equals_unchunked_and_overlap_is_finite():
+    model = _tiny_vsr()
+    lq = torch.rand(6, 3, 16, 20)
+    flags = torch.tensor([True, False, False, False, True, False])
+    with torch.no_grad():
+        ref = model(lq.unsqueeze(0), pqf=flags.unsqueeze(0))[0]
+    out = enhance_video_chunked(model, lq, chunk=6, overlap=0, pqf=flags)
+    assert torch.equal(out, ref)
+    out = enhance_video_chunked(model, lq, chunk=4, overlap=2, pqf=flags)
+    assert out.shape == lq.shape and out.dtype == torch.float32 and torch.isfinite(out).all()
+    assert (out - ref).abs().mean() < 0.1  # same model, different temporal context
+
+
+def test_tiles_and_chunks_exact_for_pointwise_model():
+    torch.manual_seed(1)
+    conv = torch.nn.Conv2d(3, 3, 1)
+
+    def video_fn(x):
+        assert x.shape[-1] <= 16 and x.shape[-2] <= 16 and x.shape[1] <= 3  # bounded working set
+        n, t = x.shape[:2]
+        return conv(x.flatten(0, 1)).view(n, t, 3, *x.shape[-2:])
+
+    lq = torch.rand(7, 3, 37, 45)
+    with torch.no_grad():
+        ref = conv(lq)
+    out = enhance_video_chunked(video_fn, lq, chunk=3, overlap=1, tile=18, tile_overlap=6)
+    assert out.shape == lq.shape
+    assert torch.allclose(out, ref, atol=1e-6)
+
+
+def test_framewise_stage_two_with_tiles():
+    model = swinir_small(img_size=16).eval()
+    lq = torch.rand(3, 3, 20, 30)
+    whole = enhance_video_chunked(framewise(model, batch=2), lq, chunk=8)
+    with torch.no_grad():
+        assert torch.allclose(whole, model(lq), atol=1e-5)
+    tiled = enhance_video_chunked(framewise(model), lq, chunk=2, overlap=1, tile=16, tile_overlap=8, multiple=8)
+    assert tiled.shape == lq.shape and torch.isfinite(tiled).all()
