@@ -4,7 +4,9 @@ wandb 0.31 keeps an offline run only in its ``run-<id>.wandb`` transaction log (
 there is no ``wandb-summary.json`` and the Python SDK has no public reader for the log. The documented
 way to read it is the CLI ``wandb leet inspect``: ``--summary --json`` gives config, latest summary,
 name, start time and exit code; ``--json`` streams the records, whose ``run`` record also holds the
-group, job type and tags that the summary view leaves out.
+group, job type and tags that the summary view leaves out. The CLI only forwards to the wandb-core
+binary (``wandb-core leet inspect``); that binary is called directly when ``wandb.util.get_core_path``
+finds it (28 ms instead of ~1 s per call), with the CLI as fallback.
 """
 
 from __future__ import annotations
@@ -30,8 +32,35 @@ class OfflineReadError(RuntimeError):
     """``wandb leet inspect`` failed on a run directory."""
 
 
-def _leet_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "wandb", "leet", "inspect", *args]
+def _core_binary() -> str | None:
+    """wandb-core, which ``wandb leet inspect`` runs; calling it directly skips ~1 s of Python start-up."""
+    try:
+        from wandb.util import get_core_path
+
+        return get_core_path()
+    except Exception:  # no binary for this platform, or the helper moved: use the CLI
+        return None
+
+
+def _leet_commands(log_file: Path, *flags: str) -> list[list[str]]:
+    """Ways to run ``wandb leet inspect FLAGS LOG``, fastest first, the documented CLI last."""
+    commands: list[list[str]] = []
+    core = _core_binary()
+    if core is not None:
+        commands.append(
+            [
+                core,
+                "leet",
+                "inspect",
+                "--no-observability",
+                *flags,
+                "--run-file",
+                str(log_file),
+                str(log_file.parent.parent),
+            ]
+        )
+    commands.append([sys.executable, "-m", "wandb", "leet", "inspect", *flags, str(log_file)])
+    return commands
 
 
 def _leet_env() -> dict[str, str]:
@@ -44,38 +73,45 @@ def _leet_env() -> dict[str, str]:
 
 
 def _leet_summary(log_file: Path) -> dict[str, Any]:
-    proc = subprocess.run(
-        _leet_command("--summary", "--json", str(log_file)),
-        capture_output=True,
-        text=True,
-        env=_leet_env(),
-        timeout=_LEET_TIMEOUT_S,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise OfflineReadError(f"wandb leet inspect --summary failed on {log_file}: {proc.stderr.strip()}")
-    return json.loads(proc.stdout)
+    errors: list[str] = []
+    for command in _leet_commands(log_file, "--summary", "--json"):
+        proc = subprocess.run(
+            command, capture_output=True, text=True, env=_leet_env(), timeout=_LEET_TIMEOUT_S, check=False
+        )
+        if proc.returncode == 0:
+            try:
+                return json.loads(proc.stdout)
+            except json.JSONDecodeError as err:
+                errors.append(f"{command[0]}: unreadable output ({err})")
+                continue
+        errors.append(f"{command[0]}: {proc.stderr.strip()[-500:]}")
+    raise OfflineReadError(f"wandb leet inspect --summary failed on {log_file}: " + " | ".join(errors))
 
 
-def _leet_run_record(log_file: Path) -> dict[str, Any] | None:
-    """The log's ``run`` record (written right after the header), read without streaming the rest."""
+def _scan_for_run_record(command: list[str]) -> tuple[dict[str, Any] | None, bool]:
+    """(run record or None, whether the command worked); stops reading once the record is seen."""
     with subprocess.Popen(
-        _leet_command("--json", str(log_file)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=_leet_env(),
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_leet_env()
     ) as proc:
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
-                record = json.loads(line) if line.strip().startswith("{") else {}
+                record = json.loads(line) if line.startswith("{") else {}
                 if record.get("type") == "run":
-                    return record.get("run", {})
-            return None
+                    return record.get("run", {}), True
+            return None, proc.wait(timeout=_LEET_TIMEOUT_S) == 0
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def _leet_run_record(log_file: Path) -> dict[str, Any] | None:
+    """The log's ``run`` record (right after the header): group, job type, tags."""
+    for command in _leet_commands(log_file, "--json"):
+        record, worked = _scan_for_run_record(command)
+        if worked:
+            return record
+    raise OfflineReadError(f"wandb leet inspect --json failed on {log_file}")
 
 
 def _state_without_exit_record(run_dir: Path) -> tuple[str, str]:
