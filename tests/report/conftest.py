@@ -11,6 +11,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -167,3 +168,9 @@ def offline_records(wandb_root: Path) -> list:
     from vsr_lightning.report.offline_reader import read_offline_runs
 
     return read_offline_runs(wandb_root, group=GROUP)
+
+
+@pytest.fixture(scope="session")
+def contract() -> ModuleType:
+    """This module (logged numbers and expected results), without importing ``conftest`` by name."""
+    return sys.modules[__name__]

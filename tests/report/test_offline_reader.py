@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import ModuleType
 
 import pytest
-from conftest import GROUP, INPUT, RUNS
 
 from vsr_lightning.report.offline_reader import find_offline_run_dirs, read_offline_run
 from vsr_lightning.report.run_record import RunState
@@ -16,20 +16,20 @@ def _by_name(records: list) -> dict:
     return {r.name: r for r in records}
 
 
-def test_group_filter_keeps_group_and_unknown_runs(offline_records: list) -> None:
+def test_group_filter_keeps_group_and_unknown_runs(offline_records: list, contract: ModuleType) -> None:
     names = {r.name for r in offline_records}
     assert "other" not in names  # other_group filtered out
     assert {"scratch-old", "scratch", "denoise", "deep", "denoise-crash"} <= names
     unknown = [r for r in offline_records if r.group is None]
     assert len(unknown) == 1  # the killed process left no run record
-    assert all(r.group == GROUP for r in offline_records if r.group is not None)
+    assert all(r.group == contract.GROUP for r in offline_records if r.group is not None)
 
 
-def test_finished_run_fields(offline_records: list) -> None:
+def test_finished_run_fields(offline_records: list, contract: ModuleType) -> None:
     scratch = _by_name(offline_records)["scratch"]
-    spec = next(s for s in RUNS if s.name == "scratch")
+    spec = next(s for s in contract.RUNS if s.name == "scratch")
     assert scratch.state is RunState.FINISHED
-    assert scratch.arm == "scratch" and scratch.job_type == "stage2" and scratch.group == GROUP
+    assert scratch.arm == "scratch" and scratch.job_type == "stage2" and scratch.group == contract.GROUP
     assert scratch.config["psnr_convention"] == {
         "channel": "rgb",
         "crop_border": 0,
@@ -38,7 +38,7 @@ def test_finished_run_fields(offline_records: list) -> None:
     assert "_wandb" not in scratch.config
     for video, psnr in spec.psnr.items():
         assert scratch.videos[video]["psnr"] == pytest.approx(psnr)
-        assert scratch.videos[video]["psnr_lq"] == pytest.approx(INPUT[video])
+        assert scratch.videos[video]["psnr_lq"] == pytest.approx(contract.INPUT[video])
         assert scratch.videos[video]["psnr_y"] == pytest.approx(psnr + 1.0)
     assert scratch.overall["psnr"] == pytest.approx(sum(spec.psnr.values()) / 3)
     assert scratch.params == spec.params and isinstance(scratch.params, int)
@@ -70,9 +70,9 @@ def test_latest_run_is_started_later(offline_records: list) -> None:
     assert named["scratch-old"].started_at < named["scratch"].started_at
 
 
-def test_run_dirs_found_once_despite_latest_run_link(wandb_root: Path) -> None:
+def test_run_dirs_found_once_despite_latest_run_link(wandb_root: Path, contract: ModuleType) -> None:
     dirs = find_offline_run_dirs(wandb_root)
-    assert len(dirs) == len(RUNS) + 1
+    assert len(dirs) == len(contract.RUNS) + 1
     assert all(d.name.startswith("offline-run-") for d in dirs)
     assert (wandb_root / "wandb" / "latest-run").is_symlink()
 
@@ -85,3 +85,19 @@ def test_run_without_exit_record_and_live_logs_is_running(offline_records: list,
     record = read_offline_run(copy)
     assert record.state is RunState.RUNNING
     assert record.run_id == killed.run_id
+
+
+def test_cli_fallback_reads_the_same(offline_records: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the wandb-core shortcut the documented ``python -m wandb leet inspect`` path is used."""
+    from vsr_lightning.report import offline_reader
+
+    monkeypatch.setattr(offline_reader, "_core_binary", lambda: None)
+    fast = next(r for r in offline_records if r.name == "denoise-crash")
+    slow = offline_reader.read_offline_run(Path(fast.source))
+    assert (slow.run_id, slow.group, slow.job_type, slow.state) == (
+        fast.run_id,
+        fast.group,
+        fast.job_type,
+        fast.state,
+    )
+    assert slow.videos == fast.videos and slow.config == fast.config
