@@ -34,7 +34,7 @@ from vsr_lightning.data.hevc import HevcConfig
 from vsr_lightning.data.manifest import MANIFEST_NAME, Manifest, sha256_file
 from vsr_lightning.data.video_io import write_png
 
-EMBEDDED_BUILD_VERSION = 1
+EMBEDDED_BUILD_VERSION = 3
 """Bump when the build code changes what it writes: every cached copy is then rebuilt."""
 
 STILL_IMAGES = (
@@ -129,7 +129,7 @@ def ensure_embedded_dataset(
     root: str | Path | None = None,
     clip_frames: int = 25,
     hevc: HevcConfig | None = None,
-    duplicate_threshold: float = 0.0,
+    duplicate_threshold: float = 0.3,
     progress: bool = True,
 ) -> Path:
     """Return the embedded dataset's folder, building it first when missing or outdated.

@@ -68,21 +68,19 @@ def ldp_qp_schedule(num_frames: int, config: HevcConfig) -> list[int]:
 
 
 def pqf_flags(qps: Sequence[int], period: int | None = None) -> list[bool]:
-    """Peak-quality frames: frame 0 and each frame whose QP is lowest within its GOP.
+    """Peak-quality frames: frame 0 and every P frame coded at the lowest P-frame QP.
 
-    With ``period`` given, PQFs are simply every ``period``-th frame (the fixed rhythm "1000").
-    Otherwise they are read from the per-frame QP: a frame is a PQF when its QP is lower than
-    both neighbours' (or it is the first frame), which recovers "1000 1000 ..." from the cascade.
+    With the HM cascade (+3/+2/+3/+1) that is every fourth frame, the rhythm "1000 1000 ...".
+    With ``period`` given, or when all P frames share one QP (no cascade to read), PQFs are every
+    ``period``-th frame (default 4, HM's GOP size).
     """
     n = len(qps)
-    if period is not None:
-        return [k % period == 0 for k in range(n)]
-    flags = []
-    for k in range(n):
-        left = qps[k - 1] if k > 0 else None
-        right = qps[k + 1] if k + 1 < n else None
-        flags.append(k == 0 or ((left is None or qps[k] < left) and (right is None or qps[k] < right)))
-    return flags
+    p_qps = list(qps[1:])
+    if period is None and p_qps and min(p_qps) != max(p_qps):
+        lowest = min(p_qps)
+        return [k == 0 or qps[k] == lowest for k in range(n)]
+    period = period or 4
+    return [k % period == 0 for k in range(n)]
 
 
 def x265_params(qps: Sequence[int], config: HevcConfig) -> str:
@@ -116,6 +114,9 @@ class HevcEncoder:
         self.written = 0
 
     def write(self, frame: av.VideoFrame) -> None:
+        # Decoders mark the source's own key frames as I; FFmpeg's libx265 wrapper would obey that
+        # and insert I frames at the source's scene cuts. The low-delay-P structure has one I frame.
+        frame.pict_type = PictureType.NONE
         frame.pts = self.written
         frame.time_base = self._stream.codec_context.time_base
         for packet in self._stream.encode(frame):

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-import torch
-from torchvision.io import ImageReadMode, decode_png, encode_png
+from PIL import Image
 
 from vsr_lightning.data.errors import DataError
 
@@ -119,14 +118,13 @@ class VideoReader:
         return VideoInfo(self.path, out_w, out_h, float(rate), count)
 
     # -- decoding ------------------------------------------------------------------------------
-    def yuv_frames(self) -> Iterator[av.VideoFrame]:
-        """Yield frames as PyAV ``yuv420p`` frames (the encoder's input, no RGB round trip)."""
+    def _frames(self, pixel_format: str) -> Iterator[av.VideoFrame]:
         produced = 0
         w, h = self._info.width, self._info.height
         frames = self._raw_frames() if self.raw else self._container_frames()
         for frame in frames:
-            if frame.format.name != "yuv420p" or frame.width != w or frame.height != h:
-                frame = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
+            if frame.format.name != pixel_format or frame.width != w or frame.height != h:
+                frame = frame.reformat(width=w, height=h, format=pixel_format, interpolation="AREA")
             produced += 1
             yield frame
         if produced < self._info.num_frames:
@@ -134,10 +132,14 @@ class VideoReader:
                 self.path, f"truncated video: {self._info.num_frames} frames expected, {produced} decoded"
             )
 
+    def yuv_frames(self) -> Iterator[av.VideoFrame]:
+        """Yield frames as PyAV ``yuv420p`` frames (the encoder's input, no RGB round trip)."""
+        return self._frames("yuv420p")
+
     def __iter__(self) -> Iterator[np.ndarray]:
-        """Yield ``(H, W, 3) uint8`` RGB frames in display order."""
-        for frame in self.yuv_frames():
-            yield frame.to_ndarray(format="rgb24")
+        """Yield ``(H, W, 3) uint8`` RGB frames in display order (RGB videos are read exactly)."""
+        for frame in self._frames("rgb24"):
+            yield frame.to_ndarray()
 
     def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Decode frames ``[start, stop)`` into a ``(T, H, W, 3)`` array (decodes from the start)."""
@@ -175,18 +177,16 @@ class VideoReader:
 
 def write_png(frame: np.ndarray, path: Path) -> None:
     """Write one RGB uint8 frame as PNG (zlib level 1: datasets are written often, size matters less)."""
-    data = encode_png(torch.from_numpy(np.array(frame, copy=True)).permute(2, 0, 1), compression_level=1)
-    path.write_bytes(data.numpy().tobytes())
+    Image.fromarray(np.ascontiguousarray(frame)).save(path, format="PNG", compress_level=1)
 
 
 def read_png(path: Path) -> np.ndarray:
     """Read a PNG frame as ``(H, W, 3) uint8`` RGB, naming the file on failure."""
     try:
-        data = torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
-        image = decode_png(data, mode=ImageReadMode.RGB)
-    except (OSError, RuntimeError, ValueError) as err:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as err:
         raise DataError(path, f"unreadable frame ({err})") from err
-    return image.permute(1, 2, 0).numpy()
 
 
 def frame_name(index: int) -> str:

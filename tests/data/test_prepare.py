@@ -1,0 +1,87 @@
+"""`prepare` on user videos: manifest content, atomic output, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from vsr_lightning.data.errors import DataError
+from vsr_lightning.data.frame_store import FrameStore
+from vsr_lightning.data.manifest import Manifest
+from vsr_lightning.data.video_io import VideoReader
+from vsr_lightning.prepare import main
+
+
+@pytest.fixture()
+def raw_folder(tmp_path, carphone_path):
+    """A folder with a real mp4 and a raw YUV file cut from it."""
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    shutil.copy(carphone_path, folder / "carphone.mp4")
+    with open(folder / "carphone_head.yuv", "wb") as handle:
+        for i, frame in enumerate(VideoReader(carphone_path).yuv_frames()):
+            if i == 20:
+                break
+            handle.write(frame.to_ndarray().tobytes())
+    return folder
+
+
+def test_prepare_builds_manifest_and_frames(tmp_path, raw_folder):
+    out = tmp_path / "extra"
+    code = main([str(raw_folder), str(out), "--size", "176x144", "--clip-frames", "10", "--val-fraction", "0.5",
+                 "--preset", "ultrafast", "--quiet"])
+    assert code == 0
+    manifest = Manifest.load(out)
+    train, val = manifest.split("train"), manifest.split("val")
+    # whole sources go to validation: no clip of a validation source is in training
+    assert {v.source for v in train}.isdisjoint({v.source for v in val})
+    assert len(train) + len(val) >= 3
+    for v in manifest.videos:
+        assert v.pqf[0] and v.frame_type[0] == "I" and len(v.qp) == v.num_frames
+        assert len(v.source_sha256) == 64 and v.stats is not None
+        for kind in ("gt", "lq"):
+            FrameStore(out, manifest, v, kind).check()
+        assert (out / v.split / "lq_qp37" / f"{v.name}.mkv.qp.json").is_file()
+    assert not list(tmp_path.glob(".extra.partial-*"))
+
+
+def test_corrupt_input_names_the_file_and_leaves_nothing(tmp_path, raw_folder, capsys):
+    (raw_folder / "zz_broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(500))
+    out = tmp_path / "extra"
+    code = main([str(raw_folder), str(out), "--size", "176x144", "--preset", "ultrafast", "--quiet"])
+    assert code == 2
+    assert "zz_broken.mp4" in capsys.readouterr().err
+    assert not out.exists() and not list(tmp_path.glob(".extra.partial-*"))
+
+
+def test_odd_size_is_rejected_by_name(tmp_path):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "odd.yuv").write_bytes(bytes(175 * 144 * 3 // 2 * 2))
+    assert main([str(folder), str(tmp_path / "o"), "--size", "175x144", "--quiet"]) == 2
+
+
+def test_existing_dataset_is_not_overwritten_silently(tmp_path, raw_folder):
+    out = tmp_path / "extra"
+    out.mkdir()
+    assert main([str(raw_folder), str(out), "--size", "176x144", "--quiet"]) == 2
+
+
+def test_missing_and_mismatched_frames_are_named(mini_dataset, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(mini_dataset, root)
+    manifest = Manifest.load(root)
+    entry = manifest.split("val")[0]
+    (root / "val" / "lq_qp37" / entry.name / "005.png").unlink()
+    with pytest.raises(DataError, match="005.png: missing frame 5"):
+        FrameStore(root, manifest, entry, "lq").check()
+    gt = FrameStore(root, manifest, entry, "gt")
+    from vsr_lightning.data.video_io import write_png
+    write_png(np.zeros((100, 100, 3), np.uint8), root / "val" / "gt" / entry.name / "003.png")
+    with pytest.raises(DataError, match="003.png: frame is 100x100, manifest says 176x144"):
+        gt.load([3])
+    (root / "manifest.json").write_text("{not json")
+    with pytest.raises(DataError, match="manifest.json: malformed manifest"):
+        Manifest.load(root)
