@@ -176,7 +176,7 @@ def write_report(
     else:
         sections.append("## No runs to compare\n\n**No finished run with a complete summary was found.**\n")
 
-    sections.append("## Runs not included\n\n")
+    sections.append("## Runs not included\n")
     if selection.excluded:
         sections.append(
             "These runs are not averaged anywhere in this report (crashed, still running, or partial):\n\n"

@@ -69,5 +69,5 @@ class RunRecord:
         if "psnr" not in self.overall:
             missing.append("val/psnr")
         if not any("psnr" in m and "psnr_lq" in m for m in self.videos.values()):
-            missing.append("val/video/<video>/psnr and psnr_lq")
+            missing.append("per-video val/video/*/psnr with psnr_lq")
         return missing
