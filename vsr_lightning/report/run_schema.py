@@ -1,7 +1,17 @@
 """The W&B logging contract shared by the trainer (writer) and the report (reader).
 
 Both sides import these names so a renamed key breaks loudly in one place instead of silently
-producing an empty report.
+producing an empty report. Writer side, in short::
+
+    run = wandb.init(project=P, group=G, name=N, job_type="stage2",
+                     config={CONFIG_ARM: "scratch", CONFIG_PSNR_CONVENTION: {...}, ...})
+    run.summary[video_metric_key("carphone", "psnr")] = 31.2      # for every video and metric
+    run.summary[VAL_PSNR] = mean_over_videos
+    run.log({TABLE_PER_FRAME: wandb.Table(columns=list(PER_FRAME_COLUMNS), data=rows)})
+    run.log({sample_key("carphone", "gt"): wandb.Image(crop)})
+    run.finish()   # exit code 0; a crash is finish(exit_code=1)
+
+The reader side is ``vsr_lightning.report`` (``write_report``, ``python -m vsr_lightning.report``).
 """
 
 from __future__ import annotations
