@@ -1,0 +1,52 @@
+"""The embedded default dataset: built offline from the wheels' real clips, no leakage, cached."""
+
+from __future__ import annotations
+
+import pytest
+
+from vsr_lightning.data.embedded import EMBEDDED_SOURCES, ensure_embedded_dataset
+from vsr_lightning.data.frame_store import FrameStore
+from vsr_lightning.data.manifest import Manifest
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cache")
+    return root, ensure_embedded_dataset(root, progress=False)
+
+
+def test_layout_and_manifest(embedded):
+    _, path = embedded
+    manifest = Manifest.load(path)
+    assert {v.split for v in manifest.videos} == {"train", "val"}
+    assert len(manifest.split("val")) == len(EMBEDDED_SOURCES)
+    for v in manifest.videos:
+        FrameStore(path, manifest, v, "lq").check()
+        FrameStore(path, manifest, v, "gt").check()
+        assert 26.0 < v.mean_psnr_lq < 40.0
+    assert len(list((path / "stills").glob("*.png"))) >= 10
+
+
+def test_no_leakage_between_train_and_val(embedded):
+    _, path = embedded
+    manifest = Manifest.load(path)
+    for source in {v.source for v in manifest.videos}:
+        train = [v.source_frames for v in manifest.split("train") if v.source == source]
+        val = [v.source_frames for v in manifest.split("val") if v.source == source]
+        last_train = max(stop for _, stop in train)
+        assert all(start - last_train >= 10 for start, _ in val)  # guard gap, no shared or adjacent frames
+
+
+def test_real_duplicates_and_scene_cuts_are_present(embedded):
+    _, path = embedded
+    manifest = Manifest.load(path)
+    assert any(v.duplicates for v in manifest.videos if v.name.startswith("bigbuckbunny"))
+    bikes_cut = next(v for v in manifest.videos if v.name == "bikes_001")  # frames 25-50, cut near 30
+    assert max(bikes_cut.stats.scene_change) > 0.5
+
+
+def test_second_call_reuses_the_cache(embedded):
+    root, path = embedded
+    stamp = (path / "manifest.json").stat().st_mtime_ns
+    assert ensure_embedded_dataset(root, progress=False) == path
+    assert (path / "manifest.json").stat().st_mtime_ns == stamp
