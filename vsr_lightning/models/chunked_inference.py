@@ -66,7 +66,9 @@ def enhance_video_chunked(
 
     Overlapping chunks/tiles are blended with linear weights. One chunk covering the clip without tiling
     returns the model output exactly. ``tile`` is rounded down to a multiple of ``multiple`` (4 for
-    BasicVSR++, the window for SwinIR). ``pqf`` (T,) is sliced per chunk and passed as ``pqf``.
+    BasicVSR++, the window for SwinIR). ``pqf`` (T,) is sliced per chunk and passed as ``pqf``; pass it
+    (e.g. ``fixed_period_pqf(T, 4)``) for PQF models, otherwise each chunk would restart the period at its
+    own first frame.
     """
     if lq.dim() != 4:
         raise ValueError(f"lq must be (T,C,H,W), got {tuple(lq.shape)}")
