@@ -163,9 +163,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--compile", action="store_true", help="also time torch.compile")
     p.add_argument("--no-modes", action="store_true", help="skip inference_mode/channels_last comparisons")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.worker is not None:
         try:
             rows = worker(json.loads(args.worker))
@@ -195,7 +198,8 @@ def main(argv: list[str] | None = None) -> None:
         modes = not args.no_modes and (not args.quick or "tiny" in name or "small" in name)
         cfg = dict(model=name, sizes=sizes, frames=frames, reps=reps, device=device, modes=modes,
                    compile=args.compile)
-        proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(cfg)],
+        extra = ["--threads", str(args.threads)] if args.threads else []
+        proc = subprocess.run([sys.executable, __file__, *extra, "--worker", json.dumps(cfg)],
                               capture_output=True, text=True)
         marker = [ln for ln in proc.stdout.splitlines() if ln.startswith("@@ROWS@@")]
         if marker:

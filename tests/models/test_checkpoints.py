@@ -14,6 +14,15 @@ from vsr_lightning.models.checkpoints import (
 from vsr_lightning.models.spynet import SpyNet
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """Tiny tensors gain nothing from threads, and OpenMP spin-waits badly on a shared, busy CPU."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def _model(seed: int) -> BasicVSRPlusPlus:
     torch.manual_seed(seed)
     m = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=2, deform_groups=8)

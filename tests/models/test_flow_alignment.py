@@ -1,11 +1,21 @@
 """SPyNet, flow warping and the flow-guided deformable alignment."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from vsr_lightning.models.deformable_alignment import SecondOrderDeformableAlignment
 from vsr_lightning.models.flow_warp import flow_warp
 from vsr_lightning.models.spynet import SpyNet
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """Tiny tensors gain nothing from threads, and OpenMP spin-waits badly on a shared, busy CPU."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def test_flow_warp_zero_flow_is_identity_and_integer_flow_shifts():

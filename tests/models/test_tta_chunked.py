@@ -1,5 +1,6 @@
 """x8 test-time augmentation and chunked / tiled video inference."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -7,6 +8,15 @@ from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 from vsr_lightning.models.chunked_inference import enhance_video_chunked, framewise
 from vsr_lightning.models.swinir import swinir_small
 from vsr_lightning.models.tta import tta_x8
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """Tiny tensors gain nothing from threads, and OpenMP spin-waits badly on a shared, busy CPU."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def _blur(x: torch.Tensor) -> torch.Tensor:
