@@ -63,6 +63,7 @@ class VideoDataModule(L.LightningDataModule):
         cleaning_report: where to write the kept/dropped list (JSON), when cleaning is on.
         embedded_root / embedded_clip_frames / qp / duplicate_threshold: how the embedded default is built.
         val_max_frames: cap frames per validation video (quick checks).
+        input_root: stage-one outputs (``<root>/<split>/<video>/NNN.png``) replacing LQ as the input (stage two).
     """
 
     def __init__(
@@ -85,8 +86,10 @@ class VideoDataModule(L.LightningDataModule):
         val_max_frames: int | None = None,
         frame_source: str | None = None,
         seed: int | None = None,
+        input_root: str | None = None,
     ) -> None:
         super().__init__()
+        self.input_root = input_root  # stage one's cached outputs: stage two trains and validates on them
         train_sources = train_sources if train_sources is not None else [DataSource()]
         val_source = val_source if val_source is not None else DataSource(split="val")
         self.train_sources = [s if isinstance(s, DataSource) else DataSource(**s) for s in train_sources]
@@ -145,7 +148,7 @@ class VideoDataModule(L.LightningDataModule):
             root = self.resolve_root(self.val_source.root)
             videos = select_videos(self._manifest(root), self.val_source)
             self.val_set = PairedVideoDataset(
-                root, self.val_source.split, videos, self.frame_source, self.val_max_frames
+                root, self.val_source.split, videos, self.frame_source, self.val_max_frames, self.input_root
             )
 
     def _setup_train(self) -> None:
@@ -162,7 +165,7 @@ class VideoDataModule(L.LightningDataModule):
             kept_total += len(videos)
             ds = PairedClipDataset(root, videos, source.split, self.window, self.patch, self.augment,
                                    self.drop_duplicates, samples_per_epoch=len(videos),
-                                   frame_source=self.frame_source, seed=self.seed)
+                                   frame_source=self.frame_source, seed=self.seed, lq_root=self.input_root)
             datasets.append(ds)
             weights.extend([source.weight / len(ds)] * len(ds))
         if self.cleaning and self.cleaning_report:

@@ -19,13 +19,20 @@ class FrameStore:
     ``source="video"`` decodes the stored video file from its start up to the last frame asked for.
     """
 
-    def __init__(self, root: Path, manifest: Manifest, entry: VideoEntry, kind: str, source: str | None = None):
+    def __init__(
+        self, root: Path, manifest: Manifest, entry: VideoEntry, kind: str, source: str | None = None,
+        override_root: Path | None = None,
+    ):
+        """``override_root`` reads PNG frames from ``<override_root>/<split>/<video>/`` instead (the
+        cached outputs of stage one, which are stage two's input)."""
         if kind not in ("gt", "lq"):
             raise ValueError(f"kind must be 'gt' or 'lq', got {kind!r}")
         self.entry = entry
         self.source = source or manifest.layout
         sub = "gt" if kind == "gt" else manifest.lq_dir_name
         base = root / entry.split / sub
+        if override_root is not None:
+            base, self.source = Path(override_root) / entry.split, "png"
         self.folder = base / entry.name
         self.video_path = base / f"{entry.name}.mkv"
         if self.source == "png":

@@ -21,9 +21,11 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def _pair(root: Path, manifest: Manifest, entry: VideoEntry, source: str | None) -> tuple[FrameStore, FrameStore]:
-    lq, gt = FrameStore(root, manifest, entry, "lq", source), FrameStore(root, manifest, entry, "gt", source)
-    return lq, gt
+def _pair(
+    root: Path, manifest: Manifest, entry: VideoEntry, source: str | None, lq_root: Path | None = None
+) -> tuple[FrameStore, FrameStore]:
+    lq = FrameStore(root, manifest, entry, "lq", source, override_root=lq_root)
+    return lq, FrameStore(root, manifest, entry, "gt", source)
 
 
 class PairedClipDataset(Dataset):
@@ -48,6 +50,7 @@ class PairedClipDataset(Dataset):
         samples_per_epoch: int | None = None,
         frame_source: str | None = None,
         seed: int | None = None,
+        lq_root: str | Path | None = None,
     ) -> None:
         self.root = Path(root)
         self.manifest = Manifest.load(self.root)
@@ -71,7 +74,8 @@ class PairedClipDataset(Dataset):
                 raise DataError(self.root / entry.split / "gt" / entry.name,
                                 f"{entry.width}x{entry.height} frames are smaller than the {patch} px patch")
             self._frames.append(frames)
-            self._stores.append(_pair(self.root, self.manifest, entry, frame_source))
+            self._stores.append(_pair(self.root, self.manifest, entry, frame_source,
+                                      Path(lq_root) if lq_root else None))
         self._rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -108,7 +112,8 @@ class PairedVideoDataset(Dataset):
     """Whole (LQ, GT) videos with their names, for per-video validation and testing.
 
     Items carry ``duplicates`` (indices of frames repeating their predecessor) so evaluation can
-    enhance unique frames only and copy results back.
+    enhance unique frames only and copy results back. With ``input_root`` (stage two) items also
+    carry ``input``: stage one's output, the refiner's input; ``lq`` stays the compressed video.
     """
 
     def __init__(
@@ -118,6 +123,7 @@ class PairedVideoDataset(Dataset):
         videos: Sequence[VideoEntry] | None = None,
         frame_source: str | None = None,
         max_frames: int | None = None,
+        input_root: str | Path | None = None,
     ) -> None:
         self.root = Path(root)
         self.manifest = Manifest.load(self.root)
@@ -126,6 +132,10 @@ class PairedVideoDataset(Dataset):
             raise DataError(self.root, f"no videos in split {split!r}")
         self.max_frames = max_frames
         self._stores = [_pair(self.root, self.manifest, e, frame_source) for e in self.videos]
+        self._inputs = (
+            [FrameStore(self.root, self.manifest, e, "lq", override_root=Path(input_root)) for e in self.videos]
+            if input_root else None
+        )
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -137,7 +147,7 @@ class PairedVideoDataset(Dataset):
         lq, gt = lq_store.load(range(n)), gt_store.load(range(n))
         if lq.shape != gt.shape:
             raise DataError(lq_store.folder, f"LQ frames {lq.shape} and GT frames {gt.shape} differ in size")
-        return {
+        item = {
             "lq": to_tensor(lq),
             "gt": to_tensor(gt),
             "pqf": torch.tensor(entry.pqf[:n], dtype=torch.bool),
@@ -145,6 +155,9 @@ class PairedVideoDataset(Dataset):
             "duplicates": [d for d in entry.duplicates if d < n],
             "video": entry.name,
         }
+        if self._inputs is not None:
+            item["input"] = to_tensor(self._inputs[index].load(range(n)))  # stage one's output
+        return item
 
 
 def collate_videos(items: list[dict]) -> dict:

@@ -1,0 +1,199 @@
+"""What both stages share: loss phases, optimiser and schedule, EMA, and per-video validation.
+
+Subclasses say how a training batch feeds the network and how the network enhances a whole video;
+everything else (Charbonnier then MSE, warm-up + cosine restarts, EMA weights, duplicate-aware
+chunked evaluation with optional TTA, per-video PSNR/SSIM) lives here once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from vsr_lightning.metrics.video_quality import VideoScores, aggregate, score_video
+from vsr_lightning.report import run_schema as keys
+from vsr_lightning.systems.losses import make_loss
+from vsr_lightning.systems.lr_schedule import warmup_cosine_restarts
+from vsr_lightning.systems.video_enhancer import EnhanceOptions, VideoModel, enhance_video
+
+
+class RestorationSystem(L.LightningModule):
+    """Base LightningModule of the two stages.
+
+    Args:
+        net: the network (a plain ``nn.Module`` from ``vsr_lightning.models``).
+        loss: ``"charbonnier"`` (default) or ``"mse"``.
+        mse_from_step: switch to MSE from this step on (the recipe's fine-tuning phase); None: never.
+        lr, betas, weight_decay: Adam settings.
+        warmup_steps, restart_periods: schedule (linear warm-up, then cosine cycles of these lengths).
+        ema_decay: keep an exponential moving average of the weights and evaluate it; None: off.
+        evaluation: :class:`EnhanceOptions` fields for validation; ``test_evaluation`` overrides for testing.
+        crop_border: pixels ignored at each border by the metrics (0 = NTIRE/BasicSR default).
+        sample_crop: size of the crops kept for the logged sample images.
+        lineage: where the weights came from (progressive growth, pre-training), for logs and checkpoints.
+    """
+
+    job_type = "stage1"
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: str = "charbonnier",
+        mse_from_step: int | None = None,
+        lr: float = 2e-4,
+        betas: tuple[float, float] = (0.9, 0.99),
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        restart_periods: tuple[int, ...] | list[int] = (100_000,),
+        ema_decay: float | None = None,
+        evaluation: dict | None = None,
+        test_evaluation: dict | None = None,
+        crop_border: int = 0,
+        sample_crop: int = 96,
+        lineage: list[dict] | None = None,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.save_hyperparameters(ignore=["net"])
+        self.loss_name, self.mse_from_step = loss, mse_from_step
+        self.loss_fn, self.mse = make_loss(loss), make_loss("mse")
+        self.ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) \
+            if ema_decay else None
+        self.eval_options = EnhanceOptions(**(evaluation or {}))
+        self.test_options = EnhanceOptions(**{**asdict(self.eval_options), **(test_evaluation or {})})
+        self.crop_border, self.sample_crop = crop_border, sample_crop
+        self.lineage = list(lineage or [])
+        self.val_scores: list[VideoScores] = []
+        self.val_samples: dict[str, dict[str, Tensor]] = {}
+        self.val_history: list[tuple[float, float]] = []  # (train seconds, val PSNR)
+        self.last_val_metrics: dict[str, float] = {}
+        self._train_seconds = 0.0
+        self._step_started: float | None = None
+
+    # -- hooks for subclasses --------------------------------------------------------------------
+    def training_pair(self, batch: dict) -> tuple[Tensor, Tensor]:
+        """(prediction, target) of a training batch."""
+        raise NotImplementedError
+
+    def video_model(self, net: nn.Module) -> VideoModel:
+        """``net`` as a function enhancing ``(N, T, 3, H, W)`` videos."""
+        raise NotImplementedError
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        return [{"params": [p for p in self.net.parameters() if p.requires_grad], "name": "net"}]
+
+    # -- training --------------------------------------------------------------------------------
+    @property
+    def eval_net(self) -> nn.Module:
+        """The weights evaluation uses: the EMA copy when enabled."""
+        return self.ema.module if self.ema is not None else self.net
+
+    def current_loss_name(self) -> str:
+        if self.mse_from_step is not None and self.global_step >= self.mse_from_step:
+            return "mse"
+        return self.loss_name
+
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        pred, target = self.training_pair(batch)
+        loss_fn = self.mse if self.current_loss_name() == "mse" else self.loss_fn
+        loss = loss_fn(pred, target)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at step {self.global_step}; lower lr or add warm-up")
+        self.log("train/loss", loss, prog_bar=True, batch_size=target.shape[0])
+        self.log("train/mse_phase", float(self.current_loss_name() == "mse"), batch_size=target.shape[0])
+        return loss
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self._step_started = time.perf_counter()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.net)
+        if self._step_started is not None:
+            self._train_seconds += time.perf_counter() - self._step_started
+        self.log("time/train_seconds", self._train_seconds, on_step=True, on_epoch=False)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.param_groups(), lr=self.hparams.lr, betas=tuple(self.hparams.betas),
+                                     weight_decay=self.hparams.weight_decay)
+        warmup, periods = self.hparams.warmup_steps, list(self.hparams.restart_periods)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_cosine_restarts(step, warmup, periods))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def _evaluate(self, batch: dict, options: EnhanceOptions) -> None:
+        lq, gt, pqf = batch["lq"][0], batch["gt"][0], batch["pqf"][0]
+        source = batch["input"][0] if "input" in batch else lq
+        output = enhance_video(self.video_model(self.eval_net), source, pqf.cpu(), batch["duplicates"][0], options,
+                               device=self.device)
+        name = batch["video"][0]
+        gt_cpu, lq_cpu = gt.cpu(), lq.cpu()
+        self.val_scores.append(score_video(name, output, lq_cpu, gt_cpu, self.crop_border, pqf.cpu()))
+        self.val_samples[name] = self._crops(output, lq_cpu, gt_cpu, source.cpu() if "input" in batch else None)
+
+    def _crops(self, output: Tensor, lq: Tensor, gt: Tensor, stage1: Tensor | None) -> dict[str, Tensor]:
+        t, _, h, w = gt.shape
+        s = min(self.sample_crop, h, w)
+        y, x, k = (h - s) // 2, (w - s) // 2, t // 2
+        crops = {"lq": lq[k, :, y:y + s, x:x + s], "output": output[k, :, y:y + s, x:x + s].clamp(0, 1),
+                 "gt": gt[k, :, y:y + s, x:x + s]}
+        if stage1 is not None:
+            crops["stage1"] = stage1[k, :, y:y + s, x:x + s]
+        return crops
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_scores, self.val_samples = [], {}
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, self.eval_options)
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, self.test_options)
+
+    def on_test_epoch_start(self) -> None:
+        self.on_validation_epoch_start()
+
+    def _log_scores(self) -> None:
+        if not self.val_scores:
+            return
+        overall = aggregate(self.val_scores)
+        metrics = {keys.OVERALL_KEYS[k]: v for k, v in overall.items()}
+        for s in self.val_scores:
+            for metric, value in s.means().items():
+                metrics[keys.video_metric_key(s.video, metric)] = value
+        for key, value in metrics.items():
+            self.log(key, value, prog_bar=key == keys.VAL_PSNR, batch_size=1, sync_dist=False, rank_zero_only=True)
+        self.last_val_metrics = metrics
+        if not self.trainer.sanity_checking:
+            self.val_history.append((self._train_seconds, overall["psnr"]))
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_scores()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_scores()
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["vsr_lineage"] = self.lineage
+        checkpoint["vsr_train_seconds"] = self._train_seconds
+        checkpoint["vsr_val_history"] = self.val_history
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.lineage = checkpoint.get("vsr_lineage", self.lineage)
+        self._train_seconds = checkpoint.get("vsr_train_seconds", 0.0)
+        self.val_history = [tuple(v) for v in checkpoint.get("vsr_val_history", [])]
+
+    def time_to_final_psnr(self, tolerance_db: float = 0.005) -> float | None:
+        """Training seconds until validation first came within ``tolerance_db`` of its final PSNR."""
+        if not self.val_history:
+            return None
+        final = self.val_history[-1][1]
+        return next(t for t, psnr in self.val_history if psnr >= final - tolerance_db)

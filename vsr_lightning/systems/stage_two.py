@@ -1,0 +1,35 @@
+"""Stage two: a SwinIR refiner applied frame by frame to stage one's output (or to noisy stills when
+it is pre-trained as a denoiser)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+from vsr_lightning.models.chunked_inference import framewise
+from vsr_lightning.systems.restoration_system import RestorationSystem
+from vsr_lightning.systems.video_enhancer import VideoModel
+
+
+class StageTwoSystem(RestorationSystem):
+    """Single-frame refiner. Training batches are ``(N, 1, 3, P, P)`` windows (or ``(N, 3, P, P)`` images).
+
+    Extra args: ``frame_batch`` frames per forward pass at evaluation; ``job_type`` ``"stage2"`` or
+    ``"pretrain"`` (the denoising pre-training uses this same system on noisy stills).
+    """
+
+    def __init__(self, net: nn.Module, frame_batch: int = 4, job_type: str = "stage2", **kwargs: Any) -> None:
+        kwargs.setdefault("evaluation", {}).setdefault("multiple", getattr(net, "window_size", 8))
+        super().__init__(net, **kwargs)
+        self.frame_batch = frame_batch
+        self.job_type = job_type
+
+    def training_pair(self, batch: dict) -> tuple[Tensor, Tensor]:
+        x, y = batch["lq"], batch["gt"]
+        if x.dim() == 5:
+            x, y = x.flatten(0, 1), y.flatten(0, 1)
+        return self.net(x), y
+
+    def video_model(self, net: nn.Module) -> VideoModel:
+        return framewise(net, batch=self.frame_batch)
