@@ -1,0 +1,437 @@
+"""Enhance a compressed video file with the two-stage model, streaming it in bounded memory.
+
+    python -m vsr_lightning.enhance in.mkv -o out.mkv --stage1 s1.ckpt [--stage2 s2.ckpt] [--tta]
+    python -m vsr_lightning.enhance in.yuv --size 416x240 --fps 30 -o frames/ --png --stage1 s1.ckpt
+
+Frames are decoded lazily and enhanced in temporal chunks that overlap and are blended linearly, so
+memory is set by the chunk, not by the video's length. Duplicated frames (a frame-rate conversion
+upstream repeats frames) are detected on the fly; only unique frames go through the networks and
+results are copied back, so the output keeps the input's frame count and order. The chunk layout over
+the unique frames is exactly the one of :func:`~vsr_lightning.systems.video_enhancer.enhance_video`,
+so streaming gives the same frames as enhancing the whole clip in memory. Stage two (SwinIR) refines
+each final stage-one frame, quantised to 8 bits as the stage-one outputs it was trained on.
+Frames are written as soon as no later chunk can change them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from vsr_lightning.data.duplicates import DuplicateDetector
+from vsr_lightning.data.errors import DataError
+from vsr_lightning.data.hevc import QpSidecar, sidecar_path
+from vsr_lightning.data.video_io import VideoReader, VideoWriter, frame_name, parse_size, write_png
+from vsr_lightning.metrics.video_quality import frame_psnr
+from vsr_lightning.models.chunked_inference import _ramp, enhance_video_chunked, framewise
+from vsr_lightning.models.pqf import fixed_period_pqf
+from vsr_lightning.models.tta import tta_x8
+from vsr_lightning.systems.checkpoint_io import load_network
+
+VideoFn = Callable[..., Tensor]
+
+
+@dataclass
+class EnhanceResult:
+    """What one run did: counts, PSNR against the reference (RGB, crop 0, mean over frames), timings."""
+
+    output: Path
+    frames: int
+    unique_frames: int
+    psnr_in: float | None
+    psnr_out: float | None
+    seconds: float
+    model_seconds: float
+
+    @property
+    def gain(self) -> float | None:
+        return None if self.psnr_in is None or self.psnr_out is None else self.psnr_out - self.psnr_in
+
+    @property
+    def dedup_saved_seconds(self) -> float:
+        """Model time the skipped duplicates would have cost, at this run's model seconds per unique frame."""
+        if self.unique_frames == 0:
+            return 0.0
+        return (self.frames - self.unique_frames) * self.model_seconds / self.unique_frames
+
+
+# ----------------------------------------------------------------------------------------- inputs
+def resolve_pqf(
+    input_path: Path, num_frames: int, qp_sidecar: Path | None = None, period: int = 4
+) -> tuple[list[bool], str]:
+    """Per-frame PQF flags: the encoder's sidecar (``--qp-sidecar`` or ``<input>.qp.json``), else every ``period``."""
+    path = Path(qp_sidecar) if qp_sidecar is not None else sidecar_path(input_path)
+    if qp_sidecar is not None and not path.is_file():
+        raise DataError(path, "no such QP sidecar file")
+    if path.is_file():
+        flags = QpSidecar.load(path).pqf
+        if len(flags) != num_frames:
+            raise DataError(path, f"QP sidecar lists {len(flags)} frames but {input_path} has {num_frames}")
+        return [bool(f) for f in flags], f"sidecar {path}"
+    return fixed_period_pqf(num_frames, period).tolist(), f"fixed period {period}"
+
+
+def _to_tensor(frames: Sequence[np.ndarray]) -> Tensor:
+    """(T,H,W,3) uint8 -> (T,3,H,W) float32 in [0,1], the conversion the in-memory path uses too."""
+    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def _to_uint8(frame: Tensor) -> np.ndarray:
+    """(3,H,W) float -> (H,W,3) uint8, rounding like saving a PNG."""
+    return frame.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+
+
+def _load(net: nn.Module | str | Path, kind: str, device: torch.device) -> nn.Module:
+    module = net if isinstance(net, nn.Module) else load_network(net, kind)  # type: ignore[arg-type]
+    return module.to(device).eval()
+
+
+# ----------------------------------------------------------------------------------------- streaming
+class StreamingEnhancer:
+    """Feeds unique frames through stage one in end-aligned overlapping chunks, then stage two.
+
+    Chunk starts over the U unique frames are 0, s, 2s, ... (s = chunk - overlap) while a chunk ends
+    before U, then U - chunk: the layout of ``enhance_video_chunked``. A regular chunk at ``start`` is
+    run as soon as a unique frame beyond it has arrived (so it cannot be the last). A frame is final
+    once no pending chunk can cover it: below the next regular start and below ``received - chunk``,
+    the earliest place the end-aligned last chunk can start.
+    """
+
+    def __init__(
+        self,
+        stage1: VideoFn,
+        stage2: Callable[[Tensor], Tensor] | None,
+        chunk: int,
+        overlap: int,
+        tile: int | None = None,
+        tile_overlap: int = 16,
+        stage2_multiple: int = 8,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
+        if not 0 <= overlap < chunk:
+            raise ValueError(f"overlap ({overlap}) must be in [0, chunk={chunk})")
+        self.stage1, self.stage2 = stage1, stage2
+        self.chunk, self.overlap, self.stride = chunk, overlap, chunk - overlap
+        self.tile, self.tile_overlap, self.stage2_multiple = tile, tile_overlap, stage2_multiple
+        self.device = device
+        self.inputs: dict[int, np.ndarray] = {}
+        self.flags: dict[int, bool] = {}
+        self.acc: dict[int, Tensor] = {}
+        self.weight: dict[int, Tensor] = {}
+        self.final: dict[int, np.ndarray] = {}
+        self.received = 0
+        self.next_start = 0
+        self.windows_run = 0
+        self.finalized_upto = 0
+        self.model_seconds = 0.0
+
+    def push(self, frame: np.ndarray, pqf: bool) -> None:
+        """Add the next unique frame; runs every chunk that is now known not to be the last."""
+        self.inputs[self.received] = frame
+        self.flags[self.received] = pqf
+        self.received += 1
+        while self.next_start + self.chunk < self.received:
+            self._run_window(self.next_start, self.chunk, at_start=self.next_start == 0, at_end=False)
+            self.next_start += self.stride
+        self._finalize(min(self.next_start, self.received - self.chunk))
+
+    def finish(self) -> None:
+        """Run the end-aligned last chunk and finalise everything left."""
+        if self.received == 0:
+            return
+        if self.windows_run == 0:
+            self._run_window(0, self.received, at_start=True, at_end=True)
+        else:
+            self._run_window(self.received - self.chunk, self.chunk, at_start=False, at_end=True)
+        self._finalize(self.received)
+
+    def pop_final(self, position: int) -> np.ndarray | None:
+        """The output of unique frame ``position`` once final (kept until a later frame is asked for)."""
+        for old in [p for p in self.final if p < position]:
+            del self.final[old]
+        return self.final.get(position)
+
+    def _run_window(self, start: int, size: int, at_start: bool, at_end: bool) -> None:
+        frames = _to_tensor([self.inputs[p] for p in range(start, start + size)])
+        flags = torch.tensor([self.flags[p] for p in range(start, start + size)])
+        t0 = time.perf_counter()
+        y = enhance_video_chunked(self.stage1, frames, chunk=size, overlap=0, tile=self.tile,
+                                  tile_overlap=self.tile_overlap, device=self.device, pqf=flags, multiple=4)
+        self.model_seconds += time.perf_counter() - t0
+        # Same ramp and the same accumulate-then-divide order as enhance_video_chunked, so results match it.
+        wt = _ramp(size, self.overlap, at_start, at_end)
+        for i in range(size):
+            p = start + i
+            contribution, w = y[i] * wt[i], wt[i]
+            if p in self.acc:
+                self.acc[p] += contribution
+                self.weight[p] += w
+            else:
+                self.acc[p], self.weight[p] = contribution, w.clone()
+        self.windows_run += 1
+
+    def _finalize(self, upto: int) -> None:
+        for p in range(self.finalized_upto, max(upto, self.finalized_upto)):
+            stage1 = self.acc.pop(p) / self.weight.pop(p)
+            self.final[p] = self._stage_two(stage1)
+            del self.inputs[p], self.flags[p]
+        self.finalized_upto = max(upto, self.finalized_upto)
+
+    def _stage_two(self, stage1: Tensor) -> np.ndarray:
+        out = _to_uint8(stage1)
+        if self.stage2 is None:
+            return out
+        x = _to_tensor([out])  # stage two sees 8-bit stage-one frames, as in its training data
+        t0 = time.perf_counter()
+        y = enhance_video_chunked(framewise(self.stage2, batch=1), x, chunk=1, tile=self.tile,
+                                  tile_overlap=self.tile_overlap, device=self.device,
+                                  multiple=self.stage2_multiple)
+        self.model_seconds += time.perf_counter() - t0
+        return _to_uint8(y[0])
+
+
+class _FrameSink:
+    """Writes final frames to a PNG folder or a video file under a temporary name, renamed on success."""
+
+    def __init__(self, output: Path, fps: float, png: bool, lossless: bool, crf: int) -> None:
+        self.output, self.png = output, png
+        self.tmp = output.with_name(output.stem + ".partial" + output.suffix)
+        self._remove(self.tmp)
+        if png:
+            self.tmp.mkdir(parents=True)
+            self.writer = None
+        else:
+            self.writer = VideoWriter(self.tmp, fps, lossless=lossless, crf=crf)
+        self.count = 0
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.writer is None:
+            write_png(frame, self.tmp / frame_name(self.count))
+        else:
+            self.writer.write(frame)
+        self.count += 1
+
+    def commit(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self._remove(self.output)
+        self.tmp.rename(self.output)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except Exception:  # noqa: BLE001 - the run already failed; the partial file goes anyway
+                pass
+        self._remove(self.tmp)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """RGB PSNR of two uint8 frames with the project's convention (crop 0, capped for identical frames)."""
+    return float(frame_psnr(_to_tensor([a]), _to_tensor([b]))[0])
+
+
+class _Reference:
+    """Reads the ground truth in step with a stream of frames and keeps the per-frame PSNRs."""
+
+    def __init__(self, path: Path, size: tuple[int, int] | None, fps: float, like: VideoReader) -> None:
+        self.reader = VideoReader(path, size=size, fps=fps)
+        info, want = self.reader.info, like.info
+        if (info.width, info.height) != (want.width, want.height):
+            raise DataError(path, f"reference is {info.width}x{info.height} but {want.path} is "
+                                  f"{want.width}x{want.height}")
+        if info.num_frames != want.num_frames:
+            raise DataError(path, f"reference has {info.num_frames} frames but {want.path} has {want.num_frames}")
+        self.frames = iter(self.reader)
+        self.scores: list[float] = []
+
+    def score(self, frame: np.ndarray) -> None:
+        self.scores.append(_psnr(frame, next(self.frames)))
+
+    def mean(self) -> float:
+        return float(np.mean(self.scores))
+
+
+# ----------------------------------------------------------------------------------------- API
+def enhance_file(
+    input_path: str | Path,
+    output: str | Path,
+    stage1: nn.Module | str | Path,
+    stage2: nn.Module | str | Path | None = None,
+    *,
+    reference: str | Path | None = None,
+    size: tuple[int, int] | None = None,
+    fps: float = 25.0,
+    chunk: int = 32,
+    overlap: int = 4,
+    tile: int | None = None,
+    tile_overlap: int = 16,
+    tta: bool = False,
+    temporal_tta: bool = False,
+    dedup: bool = True,
+    dup_threshold: float = 0.3,
+    png: bool = False,
+    lossless: bool = True,
+    crf: int = 12,
+    qp_sidecar: str | Path | None = None,
+    pqf_period: int = 4,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> EnhanceResult:
+    """Enhance one video file (or raw YUV with ``size``) into ``output``; see the module docstring.
+
+    ``stage1``/``stage2`` are checkpoint paths (any format :func:`load_network` reads) or built modules.
+    ``dup_threshold`` is the mean absolute difference (0-255) under which a frame repeats its predecessor.
+    """
+    started = time.perf_counter()
+    input_path, output = Path(input_path), Path(output)
+    reader = VideoReader(input_path, size=size, fps=fps)
+    if output.resolve() == input_path.resolve():
+        raise DataError(output, "output would overwrite the input")
+    n = len(reader)
+    flags, _ = resolve_pqf(input_path, n, Path(qp_sidecar) if qp_sidecar else None, pqf_period)
+    ref_in = _Reference(Path(reference), size, fps, reader) if reference else None
+    ref_out = _Reference(Path(reference), size, fps, reader) if reference else None
+    dev = torch.device(device)
+    net1 = _load(stage1, "stage1", dev)
+    net2 = _load(stage2, "stage2", dev) if stage2 is not None else None
+
+    def run_stage1(x: Tensor, pqf: Tensor | None = None) -> Tensor:
+        if tta:
+            return tta_x8(net1, x, temporal_reversal=temporal_tta, pqf=pqf)
+        return net1(x, pqf=pqf)
+
+    run_stage2 = None
+    if net2 is not None:
+        run_stage2 = (lambda x: tta_x8(net2, x)) if tta else net2
+    engine = StreamingEnhancer(run_stage1, run_stage2, chunk=chunk, overlap=overlap, tile=tile,
+                               tile_overlap=tile_overlap, stage2_multiple=getattr(net2, "window_size", 8),
+                               device=dev)
+    detector = DuplicateDetector(dup_threshold)
+    pending: deque[int] = deque()  # unique position each not-yet-written frame copies, in output order
+    sink = _FrameSink(output, reader.info.fps, png, lossless, crf)
+    bar = tqdm(total=n, unit="frame", desc=f"enhance {input_path.name}", disable=not progress)
+
+    def drain() -> None:
+        while pending:
+            frame = engine.pop_final(pending[0])
+            if frame is None:
+                return
+            pending.popleft()
+            sink.write(frame)
+            if ref_out is not None:
+                ref_out.score(frame)
+            bar.update(1)
+
+    try:
+        with torch.inference_mode():
+            for t, frame in enumerate(reader):
+                if ref_in is not None:
+                    ref_in.score(frame)
+                if not (dedup and detector.update(frame)):
+                    engine.push(frame, flags[t])
+                pending.append(engine.received - 1)
+                drain()
+            engine.finish()
+            drain()
+        if sink.count != n:
+            raise DataError(input_path, f"wrote {sink.count} frames but the input has {n}")
+        sink.commit()
+    except BaseException:
+        sink.abort()
+        raise
+    finally:
+        bar.close()
+    return EnhanceResult(
+        output=output, frames=n, unique_frames=engine.received,
+        psnr_in=ref_in.mean() if ref_in else None, psnr_out=ref_out.mean() if ref_out else None,
+        seconds=time.perf_counter() - started, model_seconds=engine.model_seconds,
+    )
+
+
+# ----------------------------------------------------------------------------------------- CLI
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m vsr_lightning.enhance",
+        description="Enhance a compressed video with stage one (BasicVSR++) and optionally stage two (SwinIR).",
+    )
+    p.add_argument("input", type=Path, help="any FFmpeg-readable video, or raw 8-bit YUV 4:2:0 (.yuv, with --size)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output video file, or folder with --png")
+    p.add_argument("--stage1", type=Path, required=True, help="stage-one checkpoint (ours or official BasicVSR++)")
+    p.add_argument("--stage2", type=Path, help="stage-two checkpoint (ours or official SwinIR)")
+    p.add_argument("--tta", action="store_true", help="x8 flip/transpose test-time augmentation")
+    p.add_argument("--tta-temporal", action="store_true", help="with --tta, also average over time reversal (x16)")
+    p.add_argument("--reference", type=Path, help="ground truth: print input/output PSNR and the gain")
+    p.add_argument("--size", type=parse_size, help="WxH of raw YUV input (and reference)")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate of raw YUV input (default 25)")
+    p.add_argument("--chunk", type=int, default=32, help="unique frames per temporal chunk (default 32)")
+    p.add_argument("--overlap", type=int, default=4, help="frames shared by neighbouring chunks (default 4)")
+    p.add_argument("--tile", type=int, help="spatial tile size for large frames (default: whole frames)")
+    p.add_argument("--tile-overlap", type=int, default=16, help="pixels shared by neighbouring tiles")
+    p.add_argument("--no-dedup", action="store_true", help="enhance duplicated frames too")
+    p.add_argument("--dup-threshold", type=float, default=0.3,
+                   help="mean absolute difference (0-255) under which a frame repeats its predecessor")
+    p.add_argument("--png", action="store_true", help="write a folder of PNG frames instead of a video")
+    quality = p.add_mutually_exclusive_group()
+    quality.add_argument("--lossless", action="store_true", help="lossless RGB x264 video (the default)")
+    quality.add_argument("--crf", type=int, help="lossy x264 (YUV 4:2:0) at this CRF instead of lossless")
+    pqf = p.add_mutually_exclusive_group()
+    pqf.add_argument("--qp-sidecar", type=Path, help="QP sidecar with PQF flags (default: <input>.qp.json if present)")
+    pqf.add_argument("--pqf-period", type=int, default=4, help="PQF every N frames when there is no sidecar")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _fmt_db(value: float) -> str:
+    return "inf" if math.isinf(value) else f"{value:.3f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = enhance_file(
+            args.input, args.output, args.stage1, args.stage2, reference=args.reference, size=args.size,
+            fps=args.fps, chunk=args.chunk, overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap,
+            tta=args.tta, temporal_tta=args.tta_temporal, dedup=not args.no_dedup, dup_threshold=args.dup_threshold,
+            png=args.png, lossless=args.crf is None, crf=args.crf if args.crf is not None else 12,
+            qp_sidecar=args.qp_sidecar, pqf_period=args.pqf_period, device=args.device,
+            progress=not args.no_progress,
+        )
+    except ValueError as exc:  # DataError and checkpoint errors: they name the file and the problem
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s "
+          f"(model {result.model_seconds:.1f} s)")
+    skipped = result.frames - result.unique_frames
+    print(f"dedup: enhanced {result.unique_frames}/{result.frames} unique frames, copied {skipped} duplicates "
+          f"({skipped / result.frames:.1%} of frames), about {result.dedup_saved_seconds:.1f} s of model time saved")
+    if result.psnr_in is not None and result.psnr_out is not None and result.gain is not None:
+        print(f"PSNR (RGB, crop 0, mean over {result.frames} frames): input {_fmt_db(result.psnr_in)} dB, "
+              f"output {_fmt_db(result.psnr_out)} dB, gain {result.gain:+.3f} dB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
