@@ -34,7 +34,6 @@ from vsr_lightning.data.duplicates import DuplicateDetector
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.hevc import QpSidecar, sidecar_path
 from vsr_lightning.data.video_io import VideoReader, VideoWriter, frame_name, parse_size, write_png
-from vsr_lightning.metrics.video_quality import frame_psnr
 from vsr_lightning.models.chunked_inference import _ramp, enhance_video_chunked, framewise
 from vsr_lightning.models.pqf import fixed_period_pqf
 from vsr_lightning.models.tta import tta_x8
@@ -103,10 +102,11 @@ class StreamingEnhancer:
     """Feeds unique frames through stage one in end-aligned overlapping chunks, then stage two.
 
     Chunk starts over the U unique frames are 0, s, 2s, ... (s = chunk - overlap) while a chunk ends
-    before U, then U - chunk: the layout of ``enhance_video_chunked``. A regular chunk at ``start`` is
-    run as soon as a unique frame beyond it has arrived (so it cannot be the last). A frame is final
-    once no pending chunk can cover it: below the next regular start and below ``received - chunk``,
-    the earliest place the end-aligned last chunk can start.
+    before U, then U - chunk: the layout of ``enhance_video_chunked``. The chunk at ``start`` runs once
+    ``start + s + chunk`` frames have arrived: it is then surely not the last, and the end-aligned last
+    chunk (at ``U - chunk >= received - chunk``) cannot reach below ``start + s``, so frames below the
+    next start are final at once. Memory: up to ``chunk + s`` 8-bit input frames, one chunk of float
+    outputs while it runs, and ``overlap`` float frames carried to the next chunk.
     """
 
     def __init__(
@@ -144,20 +144,28 @@ class StreamingEnhancer:
         self.inputs[self.received] = frame
         self.flags[self.received] = pqf
         self.received += 1
-        while self.next_start + self.chunk < self.received:
-            self._run_window(self.next_start, self.chunk, at_start=self.next_start == 0, at_end=False)
-            self.next_start += self.stride
-        self._finalize(min(self.next_start, self.received - self.chunk))
+        while self.next_start + self.stride + self.chunk <= self.received:
+            self._run_regular()
 
     def finish(self) -> None:
-        """Run the end-aligned last chunk and finalise everything left."""
+        """Run the chunks left (the last one end-aligned) and finalise everything."""
         if self.received == 0:
             return
+        while self.next_start + self.chunk < self.received:
+            self._run_regular()
         if self.windows_run == 0:
             self._run_window(0, self.received, at_start=True, at_end=True)
         else:
             self._run_window(self.received - self.chunk, self.chunk, at_start=False, at_end=True)
         self._finalize(self.received)
+
+    def _run_regular(self) -> None:
+        self._run_window(self.next_start, self.chunk, at_start=self.next_start == 0, at_end=False)
+        self.next_start += self.stride
+        self._finalize(min(self.next_start, self.received - self.chunk))
+        for p, value in self.acc.items():  # carried overlap frames: drop their hold on the chunk's output
+            if value._base is not None:
+                self.acc[p] = value.clone()
 
     def pop_final(self, position: int) -> np.ndarray | None:
         """The output of unique frame ``position`` once final (kept until a later frame is asked for)."""
@@ -174,14 +182,14 @@ class StreamingEnhancer:
         self.model_seconds += time.perf_counter() - t0
         # Same ramp and the same accumulate-then-divide order as enhance_video_chunked, so results match it.
         wt = _ramp(size, self.overlap, at_start, at_end)
+        y.mul_(wt.view(-1, 1, 1, 1))  # in place: the same values as y * wt without a second chunk in memory
         for i in range(size):
             p = start + i
-            contribution, w = y[i] * wt[i], wt[i]
             if p in self.acc:
-                self.acc[p] += contribution
-                self.weight[p] += w
+                self.acc[p] += y[i]
+                self.weight[p] += wt[i]
             else:
-                self.acc[p], self.weight[p] = contribution, w.clone()
+                self.acc[p], self.weight[p] = y[i], wt[i].clone()
         self.windows_run += 1
 
     def _finalize(self, upto: int) -> None:
@@ -248,7 +256,12 @@ class _FrameSink:
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """RGB PSNR of two uint8 frames with the project's convention (crop 0, capped for identical frames)."""
+    """RGB PSNR of two uint8 frames with the project's convention (crop 0, capped for identical frames).
+
+    Imported here: torchmetrics and kornia cost about 130 MiB and 3 s, paid only with a reference.
+    """
+    from vsr_lightning.metrics.video_quality import frame_psnr
+
     return float(frame_psnr(_to_tensor([a]), _to_tensor([b]))[0])
 
 
