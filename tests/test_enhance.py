@@ -97,7 +97,7 @@ def short_lq(clip, lq_frames) -> Path:
 
 
 def _tensor(frames: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).contiguous().float() / 255.0
 
 
 def _uint8(x: torch.Tensor) -> np.ndarray:

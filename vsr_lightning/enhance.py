@@ -84,7 +84,7 @@ def resolve_pqf(
 
 def _to_tensor(frames: Sequence[np.ndarray]) -> Tensor:
     """(T,H,W,3) uint8 -> (T,3,H,W) float32 in [0,1], the conversion the in-memory path uses too."""
-    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0
+    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).contiguous().float() / 255.0
 
 
 def _to_uint8(frame: Tensor) -> np.ndarray:
@@ -173,11 +173,16 @@ class StreamingEnhancer:
             del self.final[old]
         return self.final.get(position)
 
+    def _stage1_on_uint8(self, x: Tensor, pqf: Tensor | None = None) -> Tensor:
+        """Convert to float per tile: a 1080p chunk of 32 frames is 0.8 GB as float32, 0.2 GB as uint8."""
+        return self.stage1(x.float() / 255.0, pqf=pqf)
+
     def _run_window(self, start: int, size: int, at_start: bool, at_end: bool) -> None:
-        frames = _to_tensor([self.inputs[p] for p in range(start, start + size)])
+        frames = torch.from_numpy(np.stack([self.inputs[p] for p in range(start, start + size)]))
+        frames = frames.permute(0, 3, 1, 2).contiguous()
         flags = torch.tensor([self.flags[p] for p in range(start, start + size)])
         t0 = time.perf_counter()
-        y = enhance_video_chunked(self.stage1, frames, chunk=size, overlap=0, tile=self.tile,
+        y = enhance_video_chunked(self._stage1_on_uint8, frames, chunk=size, overlap=0, tile=self.tile,
                                   tile_overlap=self.tile_overlap, device=self.device, pqf=flags, multiple=4)
         self.model_seconds += time.perf_counter() - t0
         # Same ramp and the same accumulate-then-divide order as enhance_video_chunked, so results match it.
