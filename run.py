@@ -1,7 +1,9 @@
 """Main entry point: ``python run.py [+experiment=NAME] [overrides]`` (Hydra).
 
-Until the training issue lands, the main job prepares the data of the configuration (the embedded
-default dataset unless overridden), applies cleaning when configured, and prints a summary.
+Runs the experiment's arms (each with its prerequisites, cached), logs every arm as a W&B run in
+the experiment's group, prints the per-video PSNR table and writes the report to
+``experiments/<name>/``. ``-m`` sweeps the arms as separate jobs (``hydra/launcher=submitit_slurm``
+sends them to SLURM).
 """
 
 from __future__ import annotations
@@ -9,15 +11,15 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from vsr_lightning.data_summary import summarize_datamodule
+from vsr_lightning.config_schema import register_configs
+from vsr_lightning.jobs.experiment_runner import run_experiment
+
+register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
-    datamodule = hydra.utils.instantiate(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    print(summarize_datamodule(datamodule))
+    run_experiment(cfg)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ class StaticClipRule(CleaningRule):
 class FlatClipRule(CleaningRule):
     """Drop flat clips (sky, black frames): no texture for the network to restore."""
 
-    min_mean_texture: float = 1.5
+    min_mean_texture: float = 2.0
     name: str = "flat"
 
     def check(self, video: VideoEntry, split: Sequence[VideoEntry]) -> str | None:

@@ -63,6 +63,7 @@ class VideoDataModule(L.LightningDataModule):
         cleaning_report: where to write the kept/dropped list (JSON), when cleaning is on.
         embedded_root / embedded_clip_frames / qp / duplicate_threshold: how the embedded default is built.
         val_max_frames: cap frames per validation video (quick checks).
+        train_max_frames: train on the first frames of each video only (stage two: where outputs are cached).
         input_root: stage-one outputs (``<root>/<split>/<video>/NNN.png``) replacing LQ as the input (stage two).
     """
 
@@ -87,8 +88,10 @@ class VideoDataModule(L.LightningDataModule):
         frame_source: str | None = None,
         seed: int | None = None,
         input_root: str | None = None,
+        train_max_frames: int | None = None,
     ) -> None:
         super().__init__()
+        self.train_max_frames = train_max_frames
         self.input_root = input_root  # stage one's cached outputs: stage two trains and validates on them
         train_sources = train_sources if train_sources is not None else [DataSource()]
         val_source = val_source if val_source is not None else DataSource(split="val")
@@ -165,7 +168,8 @@ class VideoDataModule(L.LightningDataModule):
             kept_total += len(videos)
             ds = PairedClipDataset(root, videos, source.split, self.window, self.patch, self.augment,
                                    self.drop_duplicates, samples_per_epoch=len(videos),
-                                   frame_source=self.frame_source, seed=self.seed, lq_root=self.input_root)
+                                   frame_source=self.frame_source, seed=self.seed, lq_root=self.input_root,
+                                   max_frames=self.train_max_frames)
             datasets.append(ds)
             weights.extend([source.weight / len(ds)] * len(ds))
         if self.cleaning and self.cleaning_report:

@@ -51,6 +51,7 @@ class PairedClipDataset(Dataset):
         frame_source: str | None = None,
         seed: int | None = None,
         lq_root: str | Path | None = None,
+        max_frames: int | None = None,
     ) -> None:
         self.root = Path(root)
         self.manifest = Manifest.load(self.root)
@@ -67,6 +68,8 @@ class PairedClipDataset(Dataset):
         for entry in self.videos:
             frames = unique_indices(entry.num_frames, entry.duplicates) if drop_duplicates else list(
                 range(entry.num_frames))
+            if max_frames is not None:
+                frames = [t for t in frames if t < max_frames]
             if len(frames) < window:
                 raise DataError(self.root / entry.split / "gt" / entry.name,
                                 f"{len(frames)} usable frames, shorter than the training window of {window}")

@@ -38,6 +38,7 @@ class BasicVSRPlusPlus(nn.Module):
         pqf_period: int | None = 4,
         spynet_path: str | None = None,
         deform_groups: int = 16,
+        hr_channels: int = 64,
     ) -> None:
         super().__init__()
         if propagation not in ("second_order", "pqf"):
@@ -63,10 +64,12 @@ class BasicVSRPlusPlus(nn.Module):
             self.backbone[name] = ResidualBlocksWithInputConv((2 + i) * mid_channels, mid_channels, num_blocks)
         self.reconstruction = ResidualBlocksWithInputConv(5 * mid_channels, mid_channels, num_reconstruction_blocks)
         self.upconv1 = nn.Conv2d(mid_channels, mid_channels * 4, 3, 1, 1, bias=True)
-        self.upconv2 = nn.Conv2d(mid_channels, 64 * 4, 3, 1, 1, bias=True)
+        # The full-resolution head is 64 wide in the official models; a narrower one (``hr_channels``)
+        # keeps tiny CPU configurations from spending most of their time at full resolution.
+        self.upconv2 = nn.Conv2d(mid_channels, hr_channels * 4, 3, 1, 1, bias=True)
         self.pixel_shuffle = nn.PixelShuffle(2)
-        self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
-        self.conv_last = nn.Conv2d(64, 3, 3, 1, 1)
+        self.conv_hr = nn.Conv2d(hr_channels, hr_channels, 3, 1, 1)
+        self.conv_last = nn.Conv2d(hr_channels, 3, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
 
     # ------------------------------------------------------------------ progressive training

@@ -37,6 +37,8 @@ class RestorationSystem(L.LightningModule):
         crop_border: pixels ignored at each border by the metrics (0 = NTIRE/BasicSR default).
         sample_crop: size of the crops kept for the logged sample images.
         lineage: where the weights came from (progressive growth, pre-training), for logs and checkpoints.
+        model_config: the network's Hydra config (``_target_`` + arguments), saved in checkpoints so
+            ``enhance`` and later jobs can rebuild the network from the file alone.
     """
 
     job_type = "stage1"
@@ -57,10 +59,12 @@ class RestorationSystem(L.LightningModule):
         crop_border: int = 0,
         sample_crop: int = 96,
         lineage: list[dict] | None = None,
+        model_config: dict | None = None,
     ) -> None:
         super().__init__()
         self.net = net
         self.save_hyperparameters(ignore=["net"])
+        self.model_config = model_config
         self.loss_name, self.mse_from_step = loss, mse_from_step
         self.loss_fn, self.mse = make_loss(loss), make_loss("mse")
         self.ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) \
@@ -183,6 +187,8 @@ class RestorationSystem(L.LightningModule):
     # -- checkpoints -----------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["vsr_lineage"] = self.lineage
+        checkpoint["vsr_model"] = self.model_config
+        checkpoint["vsr_job_type"] = self.job_type
         checkpoint["vsr_train_seconds"] = self._train_seconds
         checkpoint["vsr_val_history"] = self.val_history
 

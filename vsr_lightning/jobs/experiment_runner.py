@@ -1,0 +1,101 @@
+"""Run the arms of an experiment, log each as a W&B run in the experiment's group, report the result.
+
+``python run.py +experiment=NAME`` runs every arm in turn (each arm's prerequisites once, cached);
+``python run.py -m +experiment=NAME`` sweeps ``arm`` so each arm is its own job (locally or on SLURM).
+A failing arm is reported and the others still run; the command fails at the end if any arm failed.
+"""
+
+from __future__ import annotations
+
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from vsr_lightning.jobs.fit_job import load_samples
+from vsr_lightning.jobs.pipeline import Pipeline
+from vsr_lightning.jobs.wandb_runs import log_arm_run, resolve_mode
+from vsr_lightning.report import run_schema as keys
+from vsr_lightning.report.rendering import to_markdown
+from vsr_lightning.report.run_record import FrameRow, RunRecord, RunState
+
+
+class ArmFailed(RuntimeError):
+    """One or more arms failed; the others completed and were reported."""
+
+
+def arm_config(cfg: DictConfig, arm: str) -> DictConfig:
+    """The configuration of one arm: the experiment's overrides merged (type-checked) onto the root."""
+    arms = cfg.experiment.arms
+    if arm not in arms:
+        raise KeyError(f"unknown arm {arm!r}; experiment {cfg.experiment.name!r} has arms {list(arms)}")
+    merged = OmegaConf.merge(cfg, arms[arm] or {})
+    merged.arm = arm
+    return merged
+
+
+def record_from_result(arm: str, group: str, job_type: str, config: dict, result: dict) -> RunRecord:
+    """A report record straight from a job result (used when W&B is off, and for the console table)."""
+    return RunRecord(
+        run_id=f"{result['kind']}-{result['key']}", name=f"{group}/{arm}", group=group, arm=arm, job_type=job_type,
+        state=RunState.FINISHED, config=config, videos=result["per_video"],
+        overall={k.removeprefix("val/"): v for k, v in result["metrics"].items()
+                 if k in keys.OVERALL_KEYS.values()},
+        frames=[FrameRow(*row) for row in result["per_frame"]], params=result["params"],
+        train_seconds=result["train_seconds"], to_final_psnr_seconds=result.get("to_final_psnr_seconds"),
+        global_step=result.get("global_step"), started_at=datetime.now(UTC),
+        samples={v: {k: Path(p) for k, p in crops.items()} for v, crops in result.get("samples", {}).items()},
+        source="job result",
+    )
+
+
+def run_experiment(cfg: DictConfig) -> dict[str, dict]:
+    """Run the selected arm (or all arms), log them, print the per-video table, write the report."""
+    group = cfg.experiment.name
+    arms = [cfg.arm] if cfg.arm else list(cfg.experiment.arms)
+    results, records, failures = {}, [], {}
+    for arm in arms:
+        print(f"\n=== {group}: arm {arm!r} ===", flush=True)
+        acfg = arm_config(cfg, arm)
+        pipeline = Pipeline(acfg, arm)
+        try:
+            result = pipeline.run()
+        except Exception as err:  # keep going: the other arms still run and are reported
+            failures[arm] = f"{type(err).__name__}: {err}"
+            traceback.print_exc()
+            continue
+        job_type = acfg.experiment.compare_stage
+        config = pipeline.log_config(job_type, {"job": result["key"], "lineage": result.get("lineage", [])})
+        if acfg.logger.enabled:
+            log_arm_run(acfg.logger, group, arm, job_type, config, result, load_samples(result))
+        results[arm] = result
+        records.append(record_from_result(arm, group, job_type, config, result))
+    if records:
+        _report(cfg, group, records)
+    if failures:
+        lines = "\n".join(f"  {arm}: {why}" for arm, why in failures.items())
+        raise ArmFailed(f"{len(failures)} of {len(arms)} arms failed:\n{lines}")
+    return results
+
+
+def _report(cfg: DictConfig, group: str, records: list[RunRecord]) -> None:
+    """Print the per-video table and, for a whole-experiment run, write its report from W&B."""
+    from vsr_lightning.report import write_report
+    from vsr_lightning.report.offline_reader import read_offline_runs
+
+    runs = records
+    offline = cfg.logger.enabled and resolve_mode(cfg.logger.mode) == "offline"
+    if offline and cfg.arm is None:
+        from_wandb = [r for r in read_offline_runs(Path(cfg.logger.dir) / "wandb", group=group)
+                      if "arm" in r.tags and r.arm in cfg.experiment.arms]
+        if from_wandb:
+            runs = from_wandb
+    out = Path(cfg.paths.reports_dir) / group
+    title = f"{group}: {cfg.experiment.description}".rstrip(": ")
+    report = write_report(runs, out if cfg.report and cfg.arm is None else out / "partial" / (cfg.arm or "all"),
+                          baseline=cfg.experiment.baseline_arm, title=title)
+    table = report.tables.get("per_video") or next(iter(report.tables.values()), None)
+    if table is not None:
+        print("\n" + to_markdown(table))
+    print(f"\nreport: {report.markdown}")

@@ -1,0 +1,92 @@
+"""W&B runs of the main job: offline unless credentials exist, never a prompt, one run per arm.
+
+Training jobs log their curves to their own run (resumed with the same id after an interruption);
+each arm of an experiment then gets a run in the experiment's group holding the final per-video
+metrics as summary keys and tables, and the sample crops: that group is what reports read.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
+
+from vsr_lightning.report import run_schema as keys
+
+
+def resolve_mode(mode: str) -> str:
+    """``auto``: online when an API key is configured (env or netrc), otherwise offline."""
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"]
+    if mode != "auto":
+        return mode
+    if os.environ.get("WANDB_API_KEY"):
+        return "online"
+    try:
+        if netrc.netrc().authenticators("api.wandb.ai"):
+            return "online"
+    except (FileNotFoundError, netrc.NetrcParseError):
+        pass
+    return "offline"
+
+
+def _quiet_env() -> None:
+    os.environ.setdefault("WANDB_SILENT", "true")
+    os.environ.setdefault("WANDB_CONSOLE", "off")
+
+
+def training_logger(logger_cfg: Any, name: str, group: str, job_type: str, run_id: str, config: dict) -> WandbLogger:
+    """Lightning's W&B logger for a training job; ``resume="allow"`` continues an interrupted run."""
+    _quiet_env()
+    save_dir = Path(logger_cfg.dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    return WandbLogger(project=logger_cfg.project, entity=logger_cfg.entity, name=name, group=group,
+                       job_type=job_type, id=run_id, resume="allow", save_dir=str(save_dir),
+                       mode=resolve_mode(logger_cfg.mode), config=config, tags=list(logger_cfg.tags))
+
+
+def new_run_id() -> str:
+    import wandb
+
+    return wandb.util.generate_id()
+
+
+@rank_zero_only
+def log_arm_run(logger_cfg: Any, group: str, arm: str, job_type: str, config: dict, result: dict,
+                samples: dict[str, dict[str, np.ndarray]] | None = None) -> str:
+    """Create the arm's run in the experiment group from a finished job's result; returns its id."""
+    import wandb
+
+    _quiet_env()
+    Path(logger_cfg.dir).mkdir(parents=True, exist_ok=True)
+    run = wandb.init(project=logger_cfg.project, entity=logger_cfg.entity, group=group, name=f"{group}/{arm}",
+                     job_type=job_type, config=config, dir=str(logger_cfg.dir), mode=resolve_mode(logger_cfg.mode),
+                     tags=[*logger_cfg.tags, "arm"], reinit="finish_previous")
+    try:
+        summary: dict[str, Any] = dict(result["metrics"])
+        summary[keys.MODEL_PARAMS] = result["params"]
+        summary[keys.TIME_TRAIN_SECONDS] = result["train_seconds"]
+        if result.get("to_final_psnr_seconds") is not None:
+            summary[keys.TIME_TO_FINAL_PSNR_SECONDS] = result["to_final_psnr_seconds"]
+        summary[keys.TRAINER_GLOBAL_STEP] = result.get("global_step")
+        per_video = wandb.Table(columns=list(keys.PER_VIDEO_COLUMNS),
+                                data=[[v[c] if c != "video" else name for c in keys.PER_VIDEO_COLUMNS]
+                                      for name, v in ((n, {**m, "video": n}) for n, m in result["per_video"].items())])
+        per_frame = wandb.Table(columns=list(keys.PER_FRAME_COLUMNS), data=result["per_frame"])
+        media: dict[str, Any] = {keys.TABLE_PER_VIDEO: per_video, keys.TABLE_PER_FRAME: per_frame}
+        if logger_cfg.log_samples and samples:
+            for video, crops in samples.items():
+                for kind, image in crops.items():
+                    media[keys.sample_key(video, kind)] = wandb.Image(image)
+        run.log(media)
+        run.summary.update(summary)
+        run.finish()
+    except BaseException:
+        run.finish(exit_code=1)
+        raise
+    return run.id
