@@ -35,3 +35,13 @@ def mini_dataset(tmp_path_factory, carphone_path) -> Path:
     options = BuildOptions(hevc=HevcConfig(qp=37, preset="ultrafast"), duplicate_threshold=0.3, progress=False)
     build_dataset(root, clips, name="mini", options=options)
     return root
+
+
+@pytest.fixture(scope="session")
+def embedded_root(tmp_path_factory) -> Path:
+    """The embedded default dataset, built once per test session into a temporary cache."""
+    from vsr_lightning.data.embedded import ensure_embedded_dataset
+
+    root = tmp_path_factory.mktemp("cache")
+    ensure_embedded_dataset(root, progress=False)
+    return root

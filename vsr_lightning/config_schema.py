@@ -39,6 +39,19 @@ class EvaluationConfig:
 
 
 @dataclass
+class EvaluationOverrides:
+    """Test-time changes to the validation options (None: as in validation), e.g. ``tta: true``."""
+
+    chunk: int | None = None
+    chunk_overlap: int | None = None
+    tile: int | None = None
+    tile_overlap: int | None = None
+    tta: bool | None = None
+    temporal_tta: bool | None = None
+    dedup: bool | None = None
+
+
+@dataclass
 class StageOneConfig:
     """BasicVSR++ training. ``progressive`` = [[blocks, steps], ...] grows the trunk step by step."""
 
@@ -57,7 +70,7 @@ class StageOneConfig:
     progressive: list[list[int]] | None = None
     optim: OptimConfig = field(default_factory=OptimConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
-    test_evaluation: dict[str, Any] = field(default_factory=dict)
+    test_evaluation: EvaluationOverrides = field(default_factory=EvaluationOverrides)
 
 
 @dataclass
@@ -78,7 +91,7 @@ class StageTwoConfig:
     """Stage-one outputs cached per training video (None: all frames)."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
-    test_evaluation: dict[str, Any] = field(default_factory=dict)
+    test_evaluation: EvaluationOverrides = field(default_factory=EvaluationOverrides)
 
 
 @dataclass
@@ -100,8 +113,9 @@ class ExperimentConfig:
     """The arms of an ablation and what they are compared on."""
 
     name: str = "default"
-    arms: dict[str, Any] = field(default_factory=lambda: {"default": {}})
-    """Arm name -> overrides merged onto the whole configuration for that arm."""
+    arms: dict[str, Any] = field(default_factory=dict)
+    """Arm name -> overrides merged onto the whole configuration for that arm (none: one arm named
+    after ``baseline_arm``, or ``default``, with no overrides)."""
     baseline_arm: str | None = None
     compare_stage: str = "stage1"
     """Which stage's validation the arms are compared on: ``stage1`` or ``stage2``."""
@@ -145,6 +159,8 @@ class TrainConfig:
     seed: int = 0
     crop_border: int = 0
     report: bool = True
+    steps_cap: int | None = None
+    """Cap on every job's training steps, progressive steps included (smoke tests: ``steps_cap=2``)."""
 
 
 def register_configs() -> None:

@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.embedded:
-            path = ensure_embedded_dataset(args.out, hevc=HevcConfig(qp=args.qp), progress=not args.quiet)
+            root = args.out or args.src  # optional cache folder: `--embedded [ROOT]`
+            path = ensure_embedded_dataset(root, hevc=HevcConfig(qp=args.qp), progress=not args.quiet)
             print(f"embedded dataset ready: {path}")
             return 0
         if args.src is None or args.out is None:

@@ -10,9 +10,8 @@ from vsr_lightning.data.manifest import Manifest
 
 
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cache")
-    return root, ensure_embedded_dataset(root, progress=False)
+def embedded(embedded_root):
+    return embedded_root, ensure_embedded_dataset(embedded_root, progress=False)
 
 
 def test_layout_and_manifest(embedded):

@@ -25,9 +25,18 @@ class ArmFailed(RuntimeError):
     """One or more arms failed; the others completed and were reported."""
 
 
+def arm_names(cfg: DictConfig) -> list[str]:
+    """The experiment's arms; an experiment without arms has one, named after its baseline."""
+    return list(cfg.experiment.arms) or [cfg.experiment.baseline_arm or "default"]
+
+
 def arm_config(cfg: DictConfig, arm: str) -> DictConfig:
     """The configuration of one arm: the experiment's overrides merged (type-checked) onto the root."""
     arms = cfg.experiment.arms
+    if not arms and arm == arm_names(cfg)[0]:
+        merged = cfg.copy()
+        merged.arm = arm
+        return merged
     if arm not in arms:
         raise KeyError(f"unknown arm {arm!r}; experiment {cfg.experiment.name!r} has arms {list(arms)}")
     merged = OmegaConf.merge(cfg, arms[arm] or {})
@@ -53,7 +62,7 @@ def record_from_result(arm: str, group: str, job_type: str, config: dict, result
 def run_experiment(cfg: DictConfig) -> dict[str, dict]:
     """Run the selected arm (or all arms), log them, print the per-video table, write the report."""
     group = cfg.experiment.name
-    arms = [cfg.arm] if cfg.arm else list(cfg.experiment.arms)
+    arms = [cfg.arm] if cfg.arm else arm_names(cfg)
     results, records, failures = {}, [], {}
     for arm in arms:
         print(f"\n=== {group}: arm {arm!r} ===", flush=True)
@@ -88,7 +97,7 @@ def _report(cfg: DictConfig, group: str, records: list[RunRecord]) -> None:
     offline = cfg.logger.enabled and resolve_mode(cfg.logger.mode) == "offline"
     if offline and cfg.arm is None:
         from_wandb = [r for r in read_offline_runs(Path(cfg.logger.dir) / "wandb", group=group)
-                      if "arm" in r.tags and r.arm in cfg.experiment.arms]
+                      if "arm" in r.tags and r.arm in arm_names(cfg)]
         if from_wandb:
             runs = from_wandb
     out = Path(cfg.paths.reports_dir) / group

@@ -105,12 +105,16 @@ def _test(spec: FitSpec, trained: dict) -> dict:
     path = spec.job.root / f"test-{options_key}.json"
     if path.is_file():
         return json.loads(path.read_text())
-    state = torch.load(trained["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
-    system.load_state_dict(state)
-    trainer = L.Trainer(logger=False, callbacks=[], enable_checkpointing=False, default_root_dir=str(spec.job.root),
-                        **{k: v for k, v in spec.trainer_kwargs.items() if k in ("accelerator", "precision",
-                                                                                   "enable_progress_bar")})
-    trainer.test(system, datamodule=spec.datamodule, verbose=False)
+    fresh_final_val = (system.val_scores and system.val_history and system.test_options == system.eval_options
+                       and trained.get("global_step") == spec.max_steps and not system.trainer.sanity_checking)
+    if not fresh_final_val:  # the last validation of a fit that just ran is already this evaluation
+        state = torch.load(trained["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
+        system.load_state_dict(state)
+        trainer = L.Trainer(logger=False, callbacks=[], enable_checkpointing=False,
+                            default_root_dir=str(spec.job.root),
+                            **{k: v for k, v in spec.trainer_kwargs.items()
+                               if k in ("accelerator", "precision", "enable_progress_bar")})
+        trainer.test(system, datamodule=spec.datamodule, verbose=False)
     result = {
         "metrics": dict(system.last_val_metrics),
         "per_video": {s.video: s.means() for s in system.val_scores},

@@ -61,6 +61,14 @@ class Pipeline:
         self._datamodule: VideoDataModule | None = None
 
     # -- shared pieces -------------------------------------------------------------------------
+    def steps(self, n: int) -> int:
+        """Training steps of a job, after the smoke-test cap."""
+        cap = self.cfg.get("steps_cap")
+        return min(int(n), int(cap)) if cap else int(n)
+
+    def val_every(self, n: int | None, steps: int) -> int:
+        return min(int(n), steps) if n else steps
+
     def datamodule(self, **overrides: Any) -> VideoDataModule:
         return hydra.utils.instantiate(self.cfg.data, **overrides)
 
@@ -107,7 +115,8 @@ class Pipeline:
             "warmup_steps": optim.warmup_steps, "restart_periods": list(optim.restart_periods),
             "ema_decay": stage_cfg.get("ema_decay"),
             "evaluation": _plain(stage_cfg.evaluation) if "evaluation" in stage_cfg else None,
-            "test_evaluation": _plain(stage_cfg.test_evaluation) if "test_evaluation" in stage_cfg else None,
+            "test_evaluation": {k: v for k, v in _plain(stage_cfg.test_evaluation).items() if v is not None}
+            if "test_evaluation" in stage_cfg else None,
             "crop_border": self.cfg.crop_border,
         }
 
@@ -119,7 +128,7 @@ class Pipeline:
                                                                           s1.max_steps]]
         previous: dict | None = None
         for index, (blocks, n_steps) in enumerate(steps):
-            previous = self._stage1_step(index, blocks, n_steps, previous, last=index == len(steps) - 1)
+            previous = self._stage1_step(index, blocks, self.steps(n_steps), previous, last=index == len(steps) - 1)
         assert previous is not None
         return previous
 
@@ -147,7 +156,8 @@ class Pipeline:
                                     flow_lr_mult=s1.flow_lr_mult, lineage=lineage, model_config=model_cfg,
                                     **self._system_kwargs(s1, n_steps))
             overrides = {"batch_size": s1.batch_size} if s1.batch_size else {}
-            fit = FitSpec(job, system, self.datamodule(**overrides), n_steps, s1.val_every, self.trainer_kwargs,
+            fit = FitSpec(job, system, self.datamodule(**overrides), n_steps, self.val_every(s1.val_every, n_steps),
+                          self.trainer_kwargs,
                           self.cfg.logger, f"stage1-{blocks}blk-{job.key}", "stage1",
                           self.log_config("stage1", {"lineage": lineage}), evaluate=last)
             return run_fit(fit)
@@ -189,7 +199,7 @@ class Pipeline:
         """Gaussian colour-denoising pre-training of the refiner on stills and training GT frames."""
         pre, s2 = self.cfg.pretrain, self.cfg.stage2
         spec = {"pretrain": _plain(pre), "model": _plain(s2.model), "manifest": self.manifest_hash,
-                "seed": self.cfg.seed, "trainer": self.trainer_kwargs}
+                "seed": self.cfg.seed, "trainer": self.trainer_kwargs, "steps": self.steps(pre.max_steps)}
         job = JobDir.create(self.runs_dir, "pretrain", spec)
         with job.lock():
             if (done := job.result()) is not None:
@@ -209,8 +219,8 @@ class Pipeline:
             net = hydra.utils.instantiate(s2.model)
             system = StageTwoSystem(net, job_type="pretrain", model_config=_plain(s2.model),
                                     lineage=[{"job": job.key, "pretrain": "gaussian denoising"}],
-                                    **self._system_kwargs(pre, pre.max_steps))
-            fit = FitSpec(job, system, data, pre.max_steps, None, self.trainer_kwargs, self.cfg.logger,
+                                    **self._system_kwargs(pre, self.steps(pre.max_steps)))
+            fit = FitSpec(job, system, data, self.steps(pre.max_steps), None, self.trainer_kwargs, self.cfg.logger,
                           f"pretrain-{job.key}", "pretrain", self.log_config("pretrain"), evaluate=False)
             return run_fit(fit)
 
@@ -229,7 +239,8 @@ class Pipeline:
             init_checkpoint = str(init)
             lineage = [{"init": init_checkpoint}]
         spec = {**self.data_spec(), "stage2": _plain(s2), "stage1": stage1["key"], "init": init_checkpoint,
-                "seed": self.cfg.seed, "trainer": self.trainer_kwargs, "crop_border": self.cfg.crop_border}
+                "seed": self.cfg.seed, "trainer": self.trainer_kwargs, "crop_border": self.cfg.crop_border,
+                "steps": self.steps(s2.max_steps)}
         spec["stage2"].pop("test_evaluation", None)
         job = JobDir.create(self.runs_dir, "stage2", spec)
         with job.lock():
@@ -238,11 +249,13 @@ class Pipeline:
             if init_checkpoint and job.result() is None:
                 load_network_weights_into(net, init_checkpoint)
             lineage.append({"job": job.key, "stage1": stage1["key"]})
+            n_steps = self.steps(s2.max_steps)
             system = StageTwoSystem(net, job_type="stage2", model_config=_plain(s2.model), lineage=lineage,
-                                    **self._system_kwargs(s2, s2.max_steps))
+                                    **self._system_kwargs(s2, n_steps))
             dm = self.datamodule(input_root=str(inputs), window=1, patch=s2.patch, batch_size=s2.batch_size,
                                  train_max_frames=s2.outputs_max_frames, drop_duplicates=False)
-            fit = FitSpec(job, system, dm, s2.max_steps, s2.val_every, self.trainer_kwargs, self.cfg.logger,
+            fit = FitSpec(job, system, dm, n_steps, self.val_every(s2.val_every, n_steps), self.trainer_kwargs,
+                          self.cfg.logger,
                           f"stage2-{job.key}", "stage2", self.log_config("stage2", {"lineage": lineage}))
             return run_fit(fit)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import netrc
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,8 @@ def training_logger(logger_cfg: Any, name: str, group: str, job_type: str, run_i
 
 
 def new_run_id() -> str:
-    import wandb
-
-    return wandb.util.generate_id()
+    """A fresh W&B-style run id (8 lowercase alphanumerics)."""
+    return uuid.uuid4().hex[:8]
 
 
 @rank_zero_only

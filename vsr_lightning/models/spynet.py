@@ -53,6 +53,14 @@ class SpyNet(nn.Module):
             from vsr_lightning.models.checkpoints import load_spynet_weights
 
             load_spynet_weights(self, load_path)
+        else:
+            # No pretrained flow available (nothing downloads at run time): each level's last conv
+            # starts at zero, so the flow starts exactly at zero and the deformable alignment learns
+            # its offsets from there instead of from random flows.
+            for module in self.basic_module:
+                last = module.basic_module[-1]
+                nn.init.zeros_(last.weight)
+                nn.init.zeros_(last.bias)
 
     def _process(self, ref: Tensor, supp: Tensor) -> Tensor:
         refs = [(ref - self.mean) / self.std]

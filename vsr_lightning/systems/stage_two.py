@@ -20,7 +20,9 @@ class StageTwoSystem(RestorationSystem):
     """
 
     def __init__(self, net: nn.Module, frame_batch: int = 4, job_type: str = "stage2", **kwargs: Any) -> None:
-        kwargs.setdefault("evaluation", {}).setdefault("multiple", getattr(net, "window_size", 8))
+        evaluation = dict(kwargs.get("evaluation") or {})
+        evaluation.setdefault("multiple", getattr(net, "window_size", 8))
+        kwargs["evaluation"] = evaluation
         super().__init__(net, **kwargs)
         self.frame_batch = frame_batch
         self.job_type = job_type
