@@ -71,7 +71,7 @@ def _fit(spec: FitSpec) -> dict:
     resume = str(job.last_checkpoint) if job.last_checkpoint.is_file() else None
     started = time.perf_counter()
     try:
-        trainer.fit(spec.system, datamodule=spec.datamodule, ckpt_path=resume)
+        trainer.fit(spec.system, datamodule=spec.datamodule, ckpt_path=resume, weights_only=True)
         trainer.save_checkpoint(str(job.final_checkpoint))
     except BaseException:
         if logger:
