@@ -171,6 +171,7 @@ def test_official_stage1_and_stage2_compose(clip, lq_frames, short_lq):
     torch.save(to_basicsr_state_dict(s1), s1_path)
     torch.manual_seed(4)
     s2 = SwinIR(img_size=16, embed_dim=12, depths=(2,), num_heads=(2,), window_size=4, mlp_ratio=1.0).eval()
+    torch.nn.init.normal_(s2.conv_last.weight, std=0.02)  # zero-initialised residual: make it visible
     s2_path = clip["root"] / "stage2.ckpt"
     torch.save({"state_dict": {f"net.{k}": v for k, v in s2.state_dict().items()}, "vsr_job_type": "stage2",
                 "vsr_model": {"_target_": "vsr_lightning.models.swinir.SwinIR", "img_size": 16, "embed_dim": 12,

@@ -23,6 +23,7 @@ def _tiny(propagation: str = "second_order", **kw) -> BasicVSRPlusPlus:
     # Non-zero offset residuals so the alignment path really depends on its inputs.
     for dcn in model.deform_align.values():
         torch.nn.init.normal_(dcn.conv_offset[6].weight, std=0.01)
+    torch.nn.init.normal_(model.conv_last.weight, std=0.02)  # zero-initialised residual: make it visible
     return model
 
 
@@ -168,3 +169,13 @@ def test_bad_input_rejected():
         model(torch.rand(1, 3, 16, 16))
     with pytest.raises(ValueError):
         model(torch.rand(1, 4, 3, 16, 16), pqf=torch.ones(1, 3, dtype=torch.bool))
+
+
+def test_untrained_networks_are_the_identity():
+    """Zero-initialised residual heads: short runs start at their input's PSNR, never below it."""
+    from vsr_lightning.models.swinir import swinir_small
+
+    x = torch.rand(1, 5, 3, 24, 24)
+    with torch.no_grad():
+        assert torch.allclose(BasicVSRPlusPlus(mid_channels=8, num_blocks=1, deform_groups=8)(x), x, atol=1e-6)
+        assert torch.allclose(swinir_small(img_size=16)(x[0]), x[0], atol=1e-6)

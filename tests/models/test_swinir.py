@@ -35,6 +35,7 @@ def test_swinir_m_parameter_count_and_official_keys():
 def test_any_size_and_global_residual():
     torch.manual_seed(0)
     model = swinir_small().eval()
+    torch.nn.init.normal_(model.conv_last.weight, std=0.02)  # zero-initialised residual: make it visible
     x = torch.rand(2, 3, 37, 45)
     with torch.no_grad():
         y = model(x)
@@ -47,6 +48,7 @@ def test_any_size_and_global_residual():
 def test_loads_weights_saved_at_another_img_size(tmp_path):
     torch.manual_seed(1)
     src = swinir_small(img_size=64).eval()
+    torch.nn.init.normal_(src.conv_last.weight, std=0.02)
     path = tmp_path / "swinir_64.pth"
     torch.save({"params": src.state_dict()}, path)
     dst = swinir_small(img_size=32).eval()

@@ -61,8 +61,10 @@ def test_temporal_reversal_reverses_pqf_kwargs():
 
 def _tiny_vsr() -> BasicVSRPlusPlus:
     torch.manual_seed(0)
-    return BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, propagation="pqf",
-                            deform_groups=8).eval()
+    model = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, propagation="pqf",
+                             deform_groups=8).eval()
+    torch.nn.init.normal_(model.conv_last.weight, std=0.02)  # zero-initialised residual: make it visible
+    return model
 
 
 def test_chunk_covering_clip_equals_unchunked_and_overlap_is_finite():
@@ -97,6 +99,7 @@ def test_tiles_and_chunks_exact_for_pointwise_model():
 
 def test_framewise_stage_two_with_tiles():
     model = swinir_small(img_size=16).eval()
+    torch.nn.init.normal_(model.conv_last.weight, std=0.02)
     lq = torch.rand(3, 3, 20, 30)
     whole = enhance_video_chunked(framewise(model, batch=2), lq, chunk=8)
     with torch.no_grad():

@@ -82,10 +82,23 @@ def run_experiment(cfg: DictConfig) -> dict[str, dict]:
         records.append(record_from_result(arm, group, job_type, config, result))
     if records:
         _report(cfg, group, records)
+    for arm, result in results.items():
+        _print_refiner_gain(arm, result)
     if failures:
         lines = "\n".join(f"  {arm}: {why}" for arm, why in failures.items())
         raise ArmFailed(f"{len(failures)} of {len(arms)} arms failed:\n{lines}")
     return results
+
+
+def _print_refiner_gain(arm: str, result: dict) -> None:
+    """For stage-two arms: what the refiner adds on top of stage one, video by video."""
+    stage1 = result.get("per_video_stage1") or {}
+    if not stage1:
+        return
+    gains = {v: result["per_video"][v]["psnr"] - p for v, p in stage1.items() if v in result["per_video"]}
+    cells = ", ".join(f"{v} {g:+.3f}" for v, g in sorted(gains.items()))
+    print(f"{arm}: refiner gain over stage one (RGB PSNR, dB): mean {sum(gains.values()) / len(gains):+.3f} "
+          f"({cells})")
 
 
 def _report(cfg: DictConfig, group: str, records: list[RunRecord]) -> None:

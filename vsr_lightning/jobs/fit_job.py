@@ -121,6 +121,7 @@ def _test(spec: FitSpec, trained: dict) -> dict:
         "per_frame": [[s.video, i, p, q, bool(s.pqf[i]) if s.pqf else False]
                       for s in system.val_scores for i, (p, q) in enumerate(zip(s.psnr, s.psnr_lq, strict=True))],
         "samples": _samples_to_png(system, spec.job.root / f"samples-{options_key}"),
+        "per_video_stage1": dict(system.val_input_psnr),
         "test_options": asdict(system.test_options),
     }
     tmp = path.with_suffix(".tmp")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-JOB_CODE_VERSION = 1
+JOB_CODE_VERSION = 2
 """Bump when training code changes what a cached job would produce."""
 
 

@@ -71,6 +71,10 @@ class BasicVSRPlusPlus(nn.Module):
         self.conv_hr = nn.Conv2d(hr_channels, hr_channels, 3, 1, 1)
         self.conv_last = nn.Conv2d(hr_channels, 3, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
+        # Output = input + residual; a zero last layer makes the untrained network the identity, so
+        # short runs start at the compressed input's PSNR (official weights overwrite this).
+        nn.init.zeros_(self.conv_last.weight)
+        nn.init.zeros_(self.conv_last.bias)
 
     # ------------------------------------------------------------------ progressive training
     @property

@@ -234,6 +234,10 @@ class SwinIR(nn.Module):
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, 1, 1)
         self.conv_last = nn.Conv2d(embed_dim, in_chans, 3, 1, 1)
         self.apply(self._init_weights)
+        # The refiner predicts a residual: starting it at zero makes an untrained SwinIR the identity,
+        # so training from scratch never begins below its input (released weights overwrite this).
+        nn.init.zeros_(self.conv_last.weight)
+        nn.init.zeros_(self.conv_last.bias)
 
     @staticmethod
     def _init_weights(m: nn.Module) -> None:

@@ -16,11 +16,16 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from vsr_lightning.metrics.video_quality import VideoScores, aggregate, score_video
+from vsr_lightning.metrics.video_quality import VideoScores, aggregate, frame_psnr, score_video
 from vsr_lightning.report import run_schema as keys
 from vsr_lightning.systems.losses import make_loss
 from vsr_lightning.systems.lr_schedule import warmup_cosine_restarts
 from vsr_lightning.systems.video_enhancer import EnhanceOptions, VideoModel, enhance_video
+
+
+STAGE1_PSNR = "val/stage1/psnr"
+"""Stage two only: mean PSNR of its input (stage one's output), to show the refiner's own gain."""
+STAGE1_PREFIX = "val/stage1/"
 
 
 class RestorationSystem(L.LightningModule):
@@ -75,6 +80,7 @@ class RestorationSystem(L.LightningModule):
         self.lineage = list(lineage or [])
         self.val_scores: list[VideoScores] = []
         self.val_samples: dict[str, dict[str, Tensor]] = {}
+        self.val_input_psnr: dict[str, float] = {}  # stage two: PSNR of stage one's output per video
         self.val_history: list[tuple[float, float]] = []  # (train seconds, val PSNR)
         self.last_val_metrics: dict[str, float] = {}
         self._train_seconds = 0.0
@@ -140,6 +146,8 @@ class RestorationSystem(L.LightningModule):
         name = batch["video"][0]
         gt_cpu, lq_cpu = gt.cpu(), lq.cpu()
         self.val_scores.append(score_video(name, output, lq_cpu, gt_cpu, self.crop_border, pqf.cpu()))
+        if "input" in batch:  # stage two: also score its input, stage one's output
+            self.val_input_psnr[name] = float(frame_psnr(source.cpu(), gt_cpu, self.crop_border).mean())
         self.val_samples[name] = self._crops(output, lq_cpu, gt_cpu, source.cpu() if "input" in batch else None)
 
     def _crops(self, output: Tensor, lq: Tensor, gt: Tensor, stage1: Tensor | None) -> dict[str, Tensor]:
@@ -153,7 +161,7 @@ class RestorationSystem(L.LightningModule):
         return crops
 
     def on_validation_epoch_start(self) -> None:
-        self.val_scores, self.val_samples = [], {}
+        self.val_scores, self.val_samples, self.val_input_psnr = [], {}, {}
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._evaluate(batch, self.eval_options)
@@ -172,6 +180,10 @@ class RestorationSystem(L.LightningModule):
         for s in self.val_scores:
             for metric, value in s.means().items():
                 metrics[keys.video_metric_key(s.video, metric)] = value
+        if self.val_input_psnr:
+            metrics[STAGE1_PSNR] = sum(self.val_input_psnr.values()) / len(self.val_input_psnr)
+            for video, value in self.val_input_psnr.items():
+                metrics[f"{STAGE1_PREFIX}{video}/psnr"] = value
         for key, value in metrics.items():
             self.log(key, value, prog_bar=key == keys.VAL_PSNR, batch_size=1, sync_dist=False, rank_zero_only=True)
         self.last_val_metrics = metrics
