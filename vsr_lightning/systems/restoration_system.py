@@ -22,7 +22,6 @@ from vsr_lightning.systems.losses import make_loss
 from vsr_lightning.systems.lr_schedule import warmup_cosine_restarts
 from vsr_lightning.systems.video_enhancer import EnhanceOptions, VideoModel, enhance_video
 
-
 STAGE1_PSNR = "val/stage1/psnr"
 """Stage two only: mean PSNR of its input (stage one's output), to show the refiner's own gain."""
 STAGE1_PREFIX = "val/stage1/"
