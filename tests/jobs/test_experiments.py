@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
-from omegaconf.errors import ConfigKeyError, ValidationError
+from omegaconf.errors import ValidationError
 
 from vsr_lightning.config_schema import register_configs
 from vsr_lightning.jobs.experiment_runner import arm_config, arm_names, run_experiment
@@ -48,10 +49,12 @@ def test_every_experiment_composes_with_its_arms(name):
 
 
 def test_typos_and_wrong_types_fail_at_start():
-    with pytest.raises(ConfigKeyError):
+    with pytest.raises(ConfigCompositionException, match="stage1.max_step") as typo:
         _compose(["stage1.max_step=3"])
-    with pytest.raises(ValidationError):
+    assert "not in 'StageOneConfig'" in str(typo.value.__cause__)
+    with pytest.raises(ConfigCompositionException, match="stage1.max_steps") as wrong_type:
         _compose(["stage1.max_steps=many"])
+    assert isinstance(wrong_type.value.__cause__, ValidationError)
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
