@@ -57,7 +57,7 @@ def test_killed_run_resumes_from_its_last_checkpoint_and_same_wandb_run(tmp_path
 @pytest.mark.slow
 def test_multirun_with_a_failing_arm_finishes_the_others(tmp_path, embedded_root):
     args = [sys.executable, "run.py", "-m", "+experiment=ablation_mse_finetune", "steps_cap=1", "logger=none",
-            "experiment.arms.charbonnier_then_mse.stage1.loss=not_a_loss", *_base(tmp_path, embedded_root)]
+            "+experiment.arms.charbonnier_then_mse.stage1.loss=not_a_loss", *_base(tmp_path, embedded_root)]
     done = subprocess.run(args, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
     assert done.returncode != 0  # the failure is reported...
     assert "not_a_loss" in done.stderr + done.stdout
