@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from vsr_lightning.data.dataset_builder import BuildOptions, ClipSpec, SourceSpec, build_dataset
 from vsr_lightning.data.embedded import package_data_file
@@ -45,3 +46,12 @@ def embedded_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cache")
     ensure_embedded_dataset(root, progress=False)
     return root
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    """Tiny tensors gain nothing from threads, and OpenMP spin-waits badly on a shared, busy CPU."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -13,6 +13,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from vsr_lightning.systems.video_enhancer import EnhanceOptions
+
 
 @dataclass
 class OptimConfig:
@@ -23,19 +25,6 @@ class OptimConfig:
     weight_decay: float = 0.0
     warmup_steps: int = 10
     restart_periods: list[int] = field(default_factory=lambda: [1_000_000])
-
-
-@dataclass
-class EvaluationConfig:
-    """How whole videos are enhanced at validation / test (see ``EnhanceOptions``)."""
-
-    chunk: int = 64
-    chunk_overlap: int = 4
-    tile: int | None = None
-    tile_overlap: int = 16
-    tta: bool = False
-    temporal_tta: bool = False
-    dedup: bool = False
 
 
 @dataclass
@@ -69,7 +58,7 @@ class StageOneConfig:
     """Checkpoint to start from (ours, or an official BasicVSR++ file); None = from scratch."""
     progressive: list[list[int]] | None = None
     optim: OptimConfig = field(default_factory=OptimConfig)
-    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    evaluation: EnhanceOptions = field(default_factory=EnhanceOptions)
     test_evaluation: EvaluationOverrides = field(default_factory=EvaluationOverrides)
 
 
@@ -90,7 +79,7 @@ class StageTwoConfig:
     outputs_max_frames: int | None = 12
     """Stage-one outputs cached per training video (None: all frames)."""
     optim: OptimConfig = field(default_factory=OptimConfig)
-    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    evaluation: EnhanceOptions = field(default_factory=EnhanceOptions)
     test_evaluation: EvaluationOverrides = field(default_factory=EvaluationOverrides)
 
 

@@ -6,14 +6,7 @@ import torch
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 from vsr_lightning.models.pqf import fixed_period_pqf, second_order_sources
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors gain nothing from threads, and OpenMP spin-waits badly on a shared, busy CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _tiny(propagation: str = "second_order", **kw) -> BasicVSRPlusPlus:

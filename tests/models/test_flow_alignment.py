@@ -8,14 +8,7 @@ from vsr_lightning.models.deformable_alignment import SecondOrderDeformableAlign
 from vsr_lightning.models.flow_warp import flow_warp
 from vsr_lightning.models.spynet import SpyNet
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors gain nothing from threads, and OpenMP spin-waits badly on a shared, busy CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_flow_warp_zero_flow_is_identity_and_integer_flow_shifts():

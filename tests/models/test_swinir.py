@@ -6,14 +6,7 @@ import torch
 from vsr_lightning.models.checkpoints import load_swinir_weights
 from vsr_lightning.models.swinir import SwinIR, WindowAttention, swinir_m, swinir_small
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors gain nothing from threads, and OpenMP spin-waits badly on a shared, busy CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_swinir_m_parameter_count_and_official_keys():

@@ -9,14 +9,7 @@ from vsr_lightning.models.chunked_inference import enhance_video_chunked, framew
 from vsr_lightning.models.swinir import swinir_small
 from vsr_lightning.models.tta import tta_x8
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors gain nothing from threads, and OpenMP spin-waits badly on a shared, busy CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _blur(x: torch.Tensor) -> torch.Tensor:

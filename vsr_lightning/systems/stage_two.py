@@ -21,7 +21,7 @@ class StageTwoSystem(RestorationSystem):
 
     def __init__(self, net: nn.Module, frame_batch: int = 4, job_type: str = "stage2", **kwargs: Any) -> None:
         evaluation = dict(kwargs.get("evaluation") or {})
-        evaluation.setdefault("multiple", getattr(net, "window_size", 8))
+        evaluation["multiple"] = max(int(evaluation.get("multiple", 1)), getattr(net, "window_size", 8))
         kwargs["evaluation"] = evaluation
         super().__init__(net, **kwargs)
         self.frame_batch = frame_batch
