@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from vsr_lightning.jobs.fit_job import load_samples
+from vsr_lightning.jobs.job_dir import is_rank_zero
 from vsr_lightning.jobs.pipeline import Pipeline
 from vsr_lightning.jobs.wandb_runs import log_arm_run, resolve_mode
 from vsr_lightning.report import run_schema as keys
@@ -80,7 +81,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, dict]:
             log_arm_run(acfg.logger, group, arm, job_type, config, result, load_samples(result))
         results[arm] = result
         records.append(record_from_result(arm, group, job_type, config, result))
-    if records:
+    if records and is_rank_zero():
         _report(cfg, group, records)
     for arm, result in results.items():
         _print_refiner_gain(arm, result)

@@ -22,6 +22,11 @@ JOB_CODE_VERSION = 2
 """Bump when training code changes what a cached job would produce."""
 
 
+def is_rank_zero() -> bool:
+    """False in the extra processes of a multi-process (DDP) run."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
 def config_key(kind: str, spec: Any) -> str:
     """Stable short hash of a job's kind and its JSON-able specification."""
     payload = json.dumps({"kind": kind, "spec": spec, "version": JOB_CODE_VERSION}, sort_keys=True, default=str)
@@ -64,6 +69,8 @@ class JobDir:
 
     def finish(self, result: dict) -> dict:
         """Record the result atomically: a crash while writing never leaves a half ``done.json``."""
+        if not is_rank_zero():
+            return result
         tmp = self.done_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(result, indent=1, default=str))
         os.replace(tmp, self.done_file)
@@ -80,7 +87,14 @@ class JobDir:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Exclusive lock on the job (blocks while another process runs it)."""
+        """Exclusive lock on the job (blocks while another process runs it).
+
+        Lightning's DDP launcher starts ranks > 0 as copies of this program while rank zero holds
+        the lock; they belong to the same job, so they do not take it.
+        """
+        if not is_rank_zero():
+            yield
+            return
         with open(self.root / ".lock", "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
