@@ -28,6 +28,18 @@ def _pair(
     return lq, FrameStore(root, manifest, entry, "gt", source)
 
 
+def _open_split(
+    root: str | Path, videos: Sequence[VideoEntry] | None, split: str
+) -> tuple[Path, Manifest, list[VideoEntry]]:
+    """The dataset's root, manifest and chosen videos (the split's, unless given); never empty."""
+    root = Path(root)
+    manifest = Manifest.load(root)
+    chosen = list(videos) if videos is not None else manifest.split(split)
+    if not chosen:
+        raise DataError(root, f"no videos in split {split!r}")
+    return root, manifest, chosen
+
+
 class PairedClipDataset(Dataset):
     """Random temporal windows with random crops of (LQ, GT) training videos.
 
@@ -53,11 +65,7 @@ class PairedClipDataset(Dataset):
         lq_root: str | Path | None = None,
         max_frames: int | None = None,
     ) -> None:
-        self.root = Path(root)
-        self.manifest = Manifest.load(self.root)
-        self.videos = list(videos) if videos is not None else self.manifest.split(split)
-        if not self.videos:
-            raise DataError(self.root, f"no videos in split {split!r}")
+        self.root, self.manifest, self.videos = _open_split(root, videos, split)
         self.window, self.patch = window, patch
         self.augment = augment  # None: no augmentation (the data module passes its AugmentConfig)
         self.drop_duplicates = drop_duplicates
@@ -128,11 +136,7 @@ class PairedVideoDataset(Dataset):
         max_frames: int | None = None,
         input_root: str | Path | None = None,
     ) -> None:
-        self.root = Path(root)
-        self.manifest = Manifest.load(self.root)
-        self.videos = list(videos) if videos is not None else self.manifest.split(split)
-        if not self.videos:
-            raise DataError(self.root, f"no videos in split {split!r}")
+        self.root, self.manifest, self.videos = _open_split(root, videos, split)
         self.max_frames = max_frames
         self._stores = [_pair(self.root, self.manifest, e, frame_source) for e in self.videos]
         self._inputs = (
