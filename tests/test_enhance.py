@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 import torch
 
+from vsr_lightning import enhance as enhance_module
 from vsr_lightning.data.duplicates import find_duplicates
 from vsr_lightning.data.hevc import HevcConfig, QpSidecar, compress_hevc, sidecar_path
 from vsr_lightning.data.video_io import VideoReader, VideoWriter, frame_name, read_png
-from vsr_lightning.enhance import StreamingEnhancer, enhance_file, main, resolve_pqf
+from vsr_lightning.enhance import StreamingEnhancer, enhance_file, main, plan_memory, resolve_pqf
 from vsr_lightning.metrics.video_quality import frame_psnr
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 from vsr_lightning.models.checkpoints import to_basicsr_state_dict
 from vsr_lightning.models.chunked_inference import framewise
-from vsr_lightning.models.swinir import SwinIR
+from vsr_lightning.models.swinir import SwinIR, swinir_m
 from vsr_lightning.systems.checkpoint_io import load_network
 from vsr_lightning.systems.video_enhancer import EnhanceOptions, enhance_video
 
@@ -182,6 +183,39 @@ def test_official_stage1_and_stage2_compose(clip, lq_frames, short_lq):
     got = _read_pngs(out_dir, n)
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1  # float rounding of the two paths
     assert not np.array_equal(got, stage1)
+
+
+def test_auto_tiles_keep_the_plan_within_budget(clip, stage1_ckpt, lq_frames, monkeypatch):
+    """With little memory allowed, stage one runs on tiles; the blended result stays close to whole frames."""
+    monkeypatch.setattr(enhance_module, "resident_bytes", lambda: 0)  # plan for the model and stream only
+    net = load_network(stage1_ckpt, "stage1")
+    h, w = lq_frames.shape[1:3]
+    whole = plan_memory(net, None, w, h, chunk=8, overlap=2, budget_gib=4.0)
+    assert whole.stage1_tile is None
+    budget = (whole.fixed_bytes + net.inference_bytes(8, 96, 96)) / 2**30
+    plan = plan_memory(net, None, w, h, chunk=8, overlap=2, budget_gib=budget)
+    assert plan.stage1_tile == 96 and "96x96 tiles" in plan.describe()
+    tiled = enhance_file(clip["lq"], clip["root"] / "out_tiled", stage1_ckpt, chunk=8, overlap=2, png=True,
+                         max_memory_gib=budget)
+    untiled = enhance_file(clip["lq"], clip["root"] / "out_untiled", stage1_ckpt, chunk=8, overlap=2, png=True,
+                           tile=None)
+    a, b = _read_pngs(tiled.output, 24).astype(int), _read_pngs(untiled.output, 24).astype(int)
+    assert 0 < np.abs(a - b).mean() < 1.0  # tiles change the receptive field at their seams only
+    with pytest.raises(ValueError, match="do not fit"):
+        plan_memory(net, None, w, h, chunk=8, overlap=2, budget_gib=whole.fixed_bytes / 2**30)
+
+
+def test_1080p_plan_tiles_both_stages_within_four_gib(monkeypatch):
+    """The paper-size models cannot hold a 1080p chunk (or one SwinIR-M frame) at once: both get tiles."""
+    monkeypatch.setattr(enhance_module, "resident_bytes", lambda: 600 * 2**20)
+    net1 = BasicVSRPlusPlus(mid_channels=64, num_blocks=7, num_reconstruction_blocks=5)
+    net2 = swinir_m()
+    plan = plan_memory(net1, net2, 1920, 1080, chunk=32, overlap=4, budget_gib=4.0)
+    assert plan.stage1_tile is not None and plan.stage2_tile is not None and plan.stage2_tile % 8 == 0
+    assert net1.inference_bytes(32, 1080, 1920) > 4 * 2**30 and net2.inference_bytes(1, 1080, 1920) > 4 * 2**30
+    for bytes_used in (net1.inference_bytes(32, plan.stage1_tile, plan.stage1_tile),
+                       net2.inference_bytes(1, plan.stage2_tile, plan.stage2_tile)):
+        assert plan.fixed_bytes + bytes_used <= 4 * 2**30
 
 
 def test_streaming_memory_stays_bounded_and_identity_is_exact():

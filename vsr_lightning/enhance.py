@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shutil
 import sys
 import time
@@ -34,7 +35,7 @@ from vsr_lightning.data.duplicates import DuplicateDetector
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.hevc import QpSidecar, sidecar_path
 from vsr_lightning.data.video_io import VideoReader, VideoWriter, frame_name, parse_size, write_png
-from vsr_lightning.models.chunked_inference import _ramp, enhance_video_chunked, framewise
+from vsr_lightning.models.chunked_inference import _ramp, enhance_video_chunked, framewise, plan_tile
 from vsr_lightning.models.pqf import fixed_period_pqf
 from vsr_lightning.models.tta import tta_x8
 from vsr_lightning.systems.checkpoint_io import load_network
@@ -119,6 +120,7 @@ class StreamingEnhancer:
         tile_overlap: int = 16,
         stage2_multiple: int = 8,
         device: torch.device | str = "cpu",
+        stage2_tile: int | None = None,
     ) -> None:
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
@@ -127,6 +129,7 @@ class StreamingEnhancer:
         self.stage1, self.stage2 = stage1, stage2
         self.chunk, self.overlap, self.stride = chunk, overlap, chunk - overlap
         self.tile, self.tile_overlap, self.stage2_multiple = tile, tile_overlap, stage2_multiple
+        self.stage2_tile = stage2_tile
         self.device = device
         self.inputs: dict[int, np.ndarray] = {}
         self.flags: dict[int, bool] = {}
@@ -210,7 +213,7 @@ class StreamingEnhancer:
             return out
         x = _to_tensor([out])  # stage two sees 8-bit stage-one frames, as in its training data
         t0 = time.perf_counter()
-        y = enhance_video_chunked(framewise(self.stage2, batch=1), x, chunk=1, tile=self.tile,
+        y = enhance_video_chunked(framewise(self.stage2, batch=1), x, chunk=1, tile=self.stage2_tile,
                                   tile_overlap=self.tile_overlap, device=self.device,
                                   multiple=self.stage2_multiple)
         self.model_seconds += time.perf_counter() - t0
@@ -291,6 +294,68 @@ class _Reference:
         return float(np.mean(self.scores))
 
 
+# ----------------------------------------------------------------------------------------- memory
+def resident_bytes() -> int:
+    """Current resident memory of this process (Linux ``/proc``; 0 elsewhere, which plans more optimistically)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class MemoryPlan:
+    """Spatial tiles for each stage so that one run stays within a memory budget."""
+
+    stage1_tile: int | None
+    stage2_tile: int | None
+    budget_bytes: int
+    fixed_bytes: int
+    """Already resident (interpreter, torch, weights) plus the streaming buffers of one chunk."""
+
+    def describe(self) -> str:
+        def tile(t: int | None) -> str:
+            return "whole frames" if t is None else f"{t}x{t} tiles"
+
+        text = (f"memory plan: {self.budget_bytes / 2**30:.1f} GiB budget, {self.fixed_bytes / 2**30:.2f} GiB "
+                f"resident + stream buffers; stage one on {tile(self.stage1_tile)}")
+        return text + (f", stage two on {tile(self.stage2_tile)}" if self.stage2_tile != -1 else "")
+
+
+def plan_memory(
+    net1: nn.Module, net2: nn.Module | None, width: int, height: int, chunk: int, overlap: int, budget_gib: float,
+    tta: bool = False, stage2_multiple: int = 8,
+) -> MemoryPlan:
+    """Pick the largest tiles whose estimated peak (see the models' ``inference_bytes``) fits ``budget_gib``.
+
+    Fixed costs: what is resident now, the 8-bit frames the stream holds (``chunk + stride``, plus one stacked
+    chunk), the float output of one chunk and the overlap carried to the next. A model without an
+    ``inference_bytes`` estimate runs on whole frames.
+    """
+    budget = int(budget_gib * 2**30)
+    pixels = width * height
+    stride = chunk - overlap
+    stream = pixels * (3 * (chunk + stride) + 3 * chunk + 12 * chunk + 12 * overlap + 24)
+    fixed = resident_bytes() + stream
+    left = budget - fixed
+    tta_copies = 2 if tta else 1  # TTA keeps a running sum beside each transformed output
+
+    def tile_for(net: nn.Module, frames: int, multiple: int) -> int | None:
+        estimate = getattr(net, "inference_bytes", None)
+        if estimate is None:
+            return None
+        return plan_tile(lambda h, w: tta_copies * estimate(frames, h, w), height, width, left, multiple)
+
+    try:
+        tile1 = tile_for(net1, chunk, 4)
+        tile2 = tile_for(net2, 1, stage2_multiple) if net2 is not None else -1
+    except ValueError as exc:
+        raise ValueError(f"{width}x{height} frames in chunks of {chunk} do not fit in {budget_gib:g} GiB: {exc}") \
+            from None
+    return MemoryPlan(tile1, tile2, budget, fixed)
+
+
 # ----------------------------------------------------------------------------------------- API
 def enhance_file(
     input_path: str | Path,
@@ -303,8 +368,9 @@ def enhance_file(
     fps: float = 25.0,
     chunk: int = 32,
     overlap: int = 4,
-    tile: int | None = None,
+    tile: int | str | None = "auto",
     tile_overlap: int = 16,
+    max_memory_gib: float = 4.0,
     tta: bool = False,
     temporal_tta: bool = False,
     dedup: bool = True,
@@ -321,6 +387,8 @@ def enhance_file(
 
     ``stage1``/``stage2`` are checkpoint paths (any format :func:`load_network` reads) or built modules.
     ``dup_threshold`` is the mean absolute difference (0-255) under which a frame repeats its predecessor.
+    ``tile="auto"`` tiles each stage only as much as needed to keep the run within ``max_memory_gib``
+    (see :func:`plan_memory`); an integer tiles both stages at that size, None never tiles.
     """
     started = time.perf_counter()
     input_path, output = Path(input_path), Path(output)
@@ -343,9 +411,20 @@ def enhance_file(
     run_stage2 = None
     if net2 is not None:
         run_stage2 = (lambda x: tta_x8(net2, x)) if tta else net2
-    engine = StreamingEnhancer(run_stage1, run_stage2, chunk=chunk, overlap=overlap, tile=tile,
-                               tile_overlap=tile_overlap, stage2_multiple=getattr(net2, "window_size", 8),
-                               device=dev)
+    stage2_multiple = getattr(net2, "window_size", 8)
+    if tile == "auto":
+        plan = plan_memory(net1, net2, reader.info.width, reader.info.height, min(chunk, n), min(overlap, chunk - 1),
+                           max_memory_gib, tta=tta, stage2_multiple=stage2_multiple)
+        tile1, tile2 = plan.stage1_tile, plan.stage2_tile if plan.stage2_tile != -1 else None
+        if progress:
+            print(plan.describe(), file=sys.stderr)
+    elif tile is None or isinstance(tile, int):
+        tile1 = tile2 = tile
+    else:
+        raise ValueError(f"tile must be an integer, None or 'auto', got {tile!r}")
+    engine = StreamingEnhancer(run_stage1, run_stage2, chunk=chunk, overlap=overlap, tile=tile1,
+                               tile_overlap=tile_overlap, stage2_multiple=stage2_multiple, device=dev,
+                               stage2_tile=tile2)
     detector = DuplicateDetector(dup_threshold)
     pending: deque[int] = deque()  # unique position each not-yet-written frame copies, in output order
     sink = _FrameSink(output, reader.info.fps, png, lossless, crf)
@@ -405,7 +484,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of raw YUV input (default 25)")
     p.add_argument("--chunk", type=int, default=32, help="unique frames per temporal chunk (default 32)")
     p.add_argument("--overlap", type=int, default=4, help="frames shared by neighbouring chunks (default 4)")
-    p.add_argument("--tile", type=int, help="spatial tile size for large frames (default: whole frames)")
+    p.add_argument("--tile", type=_tile_arg, default="auto",
+                   help="spatial tile size, 'auto' (default: as large as --max-memory allows) or 'none'")
+    p.add_argument("--max-memory", type=float, default=4.0,
+                   help="GiB the run may use when --tile is auto (default 4; estimates, not a hard limit)")
     p.add_argument("--tile-overlap", type=int, default=16, help="pixels shared by neighbouring tiles")
     p.add_argument("--no-dedup", action="store_true", help="enhance duplicated frames too")
     p.add_argument("--dup-threshold", type=float, default=0.3,
@@ -422,6 +504,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _tile_arg(text: str) -> int | str | None:
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, 'auto' or 'none', got {text!r}") from None
+
+
 def _fmt_db(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.3f}"
 
@@ -432,6 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = enhance_file(
             args.input, args.output, args.stage1, args.stage2, reference=args.reference, size=args.size,
             fps=args.fps, chunk=args.chunk, overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap,
+            max_memory_gib=args.max_memory,
             tta=args.tta, temporal_tta=args.tta_temporal, dedup=not args.no_dedup, dup_threshold=args.dup_threshold,
             png=args.png, lossless=args.crf is None, crf=args.crf if args.crf is not None else 12,
             qp_sidecar=args.qp_sidecar, pqf_period=args.pqf_period, device=args.device,

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
-from vsr_lightning.models.chunked_inference import enhance_video_chunked, framewise
+from vsr_lightning.models.chunked_inference import enhance_video_chunked, framewise, plan_tile
 from vsr_lightning.models.swinir import swinir_small
 from vsr_lightning.models.tta import tta_x8
 
@@ -99,3 +99,24 @@ def test_framewise_stage_two_with_tiles():
         assert torch.allclose(whole, model(lq), atol=1e-5)
     tiled = enhance_video_chunked(framewise(model), lq, chunk=2, overlap=1, tile=16, tile_overlap=8, multiple=8)
     assert tiled.shape == lq.shape and torch.isfinite(tiled).all()
+
+
+def test_plan_tile_picks_the_largest_tile_within_budget():
+    def cost(h: int, w: int) -> int:
+        return 100 * h * w
+
+    assert plan_tile(cost, 120, 200, budget=100 * 120 * 200) is None  # whole frames fit
+    tile = plan_tile(cost, 120, 200, budget=100 * 90 * 90, multiple=8)
+    assert tile is not None and tile % 8 == 0
+    assert cost(min(tile, 120), min(tile, 200)) <= 100 * 90 * 90 < cost(min(tile + 8, 120), tile + 8)
+    with pytest.raises(ValueError, match="32x32 tile needs"):
+        plan_tile(cost, 120, 200, budget=100 * 16 * 16)
+
+
+def test_memory_estimates_grow_with_window_and_width():
+    tiny = BasicVSRPlusPlus(mid_channels=16, num_blocks=1, num_reconstruction_blocks=2, hr_channels=16)
+    wide = BasicVSRPlusPlus(mid_channels=64, num_blocks=1, num_reconstruction_blocks=1)
+    assert tiny.inference_bytes(8, 64, 64) < tiny.inference_bytes(16, 64, 64) < tiny.inference_bytes(16, 128, 64)
+    assert wide.inference_bytes(8, 64, 64) > 3 * tiny.inference_bytes(8, 64, 64)
+    small = swinir_small()
+    assert small.inference_bytes(2, 64, 64) == 2 * small.inference_bytes(1, 64, 64) > 0

@@ -72,7 +72,7 @@ def _fit(spec: FitSpec) -> dict:
     started = time.perf_counter()
     try:
         trainer.fit(spec.system, datamodule=spec.datamodule, ckpt_path=resume, weights_only=True)
-        trainer.save_checkpoint(str(job.final_checkpoint))
+        trainer.save_checkpoint(str(job.final_checkpoint), weights_only=True)  # weights, hparams, lineage
     except BaseException:
         if logger:
             logger.experiment.finish(exit_code=1)  # the run shows as crashed; re-running resumes it

@@ -84,14 +84,22 @@ def enhance_video_chunked(
     t_starts = _starts(t, chunk, overlap)
     h_starts = _starts(h, th, tile_overlap)
     w_starts = _starts(w, tw, tile_overlap)
+    # The windows form a grid (every chunk x every tile row x every tile column), so the summed blending
+    # weight is the outer product of three 1-D sums: no (T,1,H,W) weight tensor is kept.
+    sum_t, sum_h, sum_w = torch.zeros(t), torch.zeros(h), torch.zeros(w)
     for ts in t_starts:
         wt = _ramp(chunk, overlap, ts == 0, ts + chunk >= t)
+        sum_t[ts:ts + chunk] += wt
         clip = lq[ts:ts + chunk]
         flags = None if pqf is None else pqf[ts:ts + chunk].unsqueeze(0).to(device)
         for hs in h_starts:
             wh = _ramp(th, tile_overlap, hs == 0, hs + th >= h)
+            if ts == t_starts[0]:
+                sum_h[hs:hs + th] += wh
             for ws in w_starts:
                 ww = _ramp(tw, tile_overlap, ws == 0, ws + tw >= w)
+                if ts == t_starts[0] and hs == h_starts[0]:
+                    sum_w[ws:ws + tw] += ww
                 x = clip[:, :, hs:hs + th, ws:ws + tw].unsqueeze(0).to(device)
                 y = model_fn(x) if flags is None else model_fn(x, pqf=flags)
                 y = y[0].float().cpu()
@@ -99,9 +107,29 @@ def enhance_video_chunked(
                     return y  # single window: exact model output, no blending arithmetic
                 if out is None:
                     out = torch.zeros(t, y.shape[1], h, w, dtype=torch.float32)
-                    weight = torch.zeros(t, 1, h, w, dtype=torch.float32)
-                wgt = wt.view(-1, 1, 1, 1) * wh.view(1, 1, -1, 1) * ww.view(1, 1, 1, -1)
-                out[ts:ts + chunk, :, hs:hs + th, ws:ws + tw] += y * wgt
-                weight[ts:ts + chunk, :, hs:hs + th, ws:ws + tw] += wgt
+                y.mul_(wt.view(-1, 1, 1, 1)).mul_(wh.view(1, 1, -1, 1)).mul_(ww.view(1, 1, 1, -1))
+                out[ts:ts + chunk, :, hs:hs + th, ws:ws + tw] += y
     assert out is not None
-    return out / weight
+    return out.div_(sum_t.view(-1, 1, 1, 1)).div_(sum_h.view(1, 1, -1, 1)).div_(sum_w.view(1, 1, 1, -1))
+
+
+def plan_tile(
+    window_bytes: Callable[[int, int], int], height: int, width: int, budget: int, multiple: int = 4,
+    minimum: int = 32,
+) -> int | None:
+    """The largest square tile (a multiple of ``multiple``) whose estimated working set fits ``budget`` bytes.
+
+    ``window_bytes(h, w)`` estimates the memory of running one ``h x w`` window. Returns None when whole
+    frames fit, and raises ``ValueError`` when not even a ``minimum`` tile does.
+    """
+    if window_bytes(height, width) <= budget:
+        return None
+    size = max(height, width) // multiple * multiple
+    floor = max(multiple, minimum // multiple * multiple)
+    while size >= floor:
+        if window_bytes(min(size, height), min(size, width)) <= budget:
+            return size
+        size -= multiple
+    need = window_bytes(min(floor, height), min(floor, width)) / 2**30
+    raise ValueError(f"a {floor}x{floor} tile needs about {need:.2f} GiB but only {max(budget, 0) / 2**30:.2f} GiB "
+                     "is left for the model: use a shorter chunk or allow more memory")
