@@ -65,7 +65,7 @@ def make_video(path: Path, size: tuple[int, int], frames: int, repeat_every: int
     return time.perf_counter() - t0
 
 
-def make_checkpoint(path: Path, mid_channels: int, num_blocks: int, recon_blocks: int) -> None:
+def make_checkpoint(path: Path, mid_channels: int, num_blocks: int, recon_blocks: int, hr_channels: int) -> None:
     """A randomly initialised stage one in our Lightning checkpoint format (speed and memory do not
     depend on the weights' values)."""
     import torch
@@ -73,7 +73,8 @@ def make_checkpoint(path: Path, mid_channels: int, num_blocks: int, recon_blocks
     from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 
     config = {"_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus", "mid_channels": mid_channels,
-              "num_blocks": num_blocks, "num_reconstruction_blocks": recon_blocks, "propagation": "pqf"}
+              "num_blocks": num_blocks, "num_reconstruction_blocks": recon_blocks, "propagation": "pqf",
+              "hr_channels": hr_channels, "deform_groups": 8 if mid_channels < 64 else 16}
     net = BasicVSRPlusPlus(**{k: v for k, v in config.items() if k != "_target_"})
     torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "vsr_model": config,
                 "vsr_job_type": "stage1", "vsr_lineage": []}, path)
@@ -90,9 +91,10 @@ def worker(cfg: dict[str, Any]) -> dict[str, Any]:
     net = load_network(cfg["checkpoint"], "stage1")
     baseline = maxrss_mib()
     result = enhance_file(cfg["input"], cfg["output"], net, chunk=cfg["chunk"], overlap=cfg["overlap"],
-                          tile=cfg["tile"], dedup=cfg["dedup"], progress=False)
+                          tile=cfg["tile"], max_memory_gib=cfg["max_memory"], dedup=cfg["dedup"], progress=False)
     return {"baseline_mib": baseline, "peak_mib": maxrss_mib(), "seconds": result.seconds,
-            "model_seconds": result.model_seconds, "frames": result.frames, "unique_frames": result.unique_frames}
+            "model_seconds": result.model_seconds, "frames": result.frames, "unique_frames": result.unique_frames,
+            "tiles": result.tiles}
 
 
 def run_worker(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -114,10 +116,13 @@ def main() -> None:
     p.add_argument("--repeat-every", type=int, default=4, help="repeat every k-th source frame (default 4)")
     p.add_argument("--chunk", type=int, default=32)
     p.add_argument("--overlap", type=int, default=4)
-    p.add_argument("--tile", type=int, default=None)
+    p.add_argument("--tile", type=lambda v: v if v == "auto" else int(v), default="auto",
+                   help="tile size or 'auto' (default: planned from --max-memory, as the enhance command does)")
+    p.add_argument("--max-memory", type=float, default=4.0, help="memory budget in GiB for --tile auto")
     p.add_argument("--mid-channels", type=int, default=16)
     p.add_argument("--num-blocks", type=int, default=1)
     p.add_argument("--recon-blocks", type=int, default=2)
+    p.add_argument("--hr-channels", type=int, default=16, help="full-resolution head width (16: tiny default)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workdir", type=Path, default=None, help="keep the videos here (default: a temp dir)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -132,12 +137,12 @@ def main() -> None:
         root = args.workdir or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         ckpt = root / "stage1_tiny.ckpt"
-        make_checkpoint(ckpt, args.mid_channels, args.num_blocks, args.recon_blocks)
+        make_checkpoint(ckpt, args.mid_channels, args.num_blocks, args.recon_blocks, args.hr_channels)
         common = {"checkpoint": str(ckpt), "chunk": args.chunk, "overlap": args.overlap, "tile": args.tile,
-                  "threads": args.threads}
+                  "max_memory": args.max_memory, "threads": args.threads}
         print(f"stage one: BasicVSR++ {args.mid_channels} ch, {args.num_blocks} blocks/branch, "
               f"{args.recon_blocks} reconstruction blocks (random weights); chunk {args.chunk}, overlap "
-              f"{args.overlap}, tile {args.tile}; {args.threads} threads")
+              f"{args.overlap}, tile {args.tile} (budget {args.max_memory} GiB); {args.threads} threads")
         results: dict[str, Any] = {"size": f"{w}x{h}", "config": vars(args) | {"size": f"{w}x{h}", "workdir": None,
                                                                                 "json": None}, "memory": [],
                                    "dedup": {}}
@@ -151,6 +156,7 @@ def main() -> None:
             clip_gib = n * w * h * 3 * 4 / 2**30
             print(f"{n:>7} {enc:>9.1f} {r['seconds']:>10.1f} {r['seconds'] / n:>8.2f} {r['baseline_mib']:>13.0f} "
                   f"{r['peak_mib']:>9.0f} {r['peak_mib'] - r['baseline_mib']:>11.0f} {clip_gib:>17.2f}")
+            print(f"        {r['tiles']}")
             results["memory"].append({"frames": n, "encode_seconds": enc, "float32_clip_gib": clip_gib, **r})
 
         n_dup = args.frames[0] if args.dedup_frames is None else args.dedup_frames

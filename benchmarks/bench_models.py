@@ -2,9 +2,9 @@
 
 Each model runs in its own subprocess so CPU peak memory (``ru_maxrss`` growth over the post-build baseline)
 is per model; on CUDA ``torch.cuda.max_memory_allocated`` is used instead. FLOPs come from
-``torch.utils.flop_counter.FlopCounterMode`` (convs, matmuls, attention; torchvision's deform_conv2d and
-grid_sample are not counted, so stage-one GFLOP/s is a slight underestimate) and are compared with a
-2048x2048 fp32 matmul on the same device.
+``torch.utils.flop_counter.FlopCounterMode`` (convs, matmuls, attention, and torchvision's deform_conv2d
+registered here at the cost of the equivalent convolution; grid_sample and the bilinear sampling inside the
+deformable convolution are not counted) and are compared with a 2048x2048 fp32 matmul on the same device.
 
     python benchmarks/bench_models.py --quick
     python benchmarks/bench_models.py --models s1-c128n25 --sizes 256x256 --frames 4
@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 STAGE_ONE = {
-    "s1-tiny": dict(mid_channels=16, num_blocks=2, num_reconstruction_blocks=5),
+    "s1-tiny": dict(mid_channels=16, num_blocks=1, num_reconstruction_blocks=2, hr_channels=16, deform_groups=8),
     **{f"s1-c64n7-r{r}": dict(mid_channels=64, num_blocks=7, num_reconstruction_blocks=r) for r in range(5, 56, 10)},
     "s1-c128n25": dict(mid_channels=128, num_blocks=25, num_reconstruction_blocks=5),
 }
@@ -39,6 +39,17 @@ def build(name: str) -> torch.nn.Module:
     if name in STAGE_ONE:
         return BasicVSRPlusPlus(propagation="pqf", **STAGE_ONE[name])
     return swinir_m() if name == "s2-swinir-m" else swinir_small()
+
+
+def register_deform_conv_flops() -> None:
+    """Count torchvision's deformable convolution as the convolution it generalises (2 x MACs)."""
+    import torchvision  # noqa: F401 - registers torch.ops.torchvision
+    from torch.utils.flop_counter import register_flop_formula
+
+    @register_flop_formula(torch.ops.torchvision.deform_conv2d)
+    def deform_conv_flop(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+        n, c_out, h_out, w_out = out_shape
+        return 2 * n * h_out * w_out * c_out * w_shape[1] * w_shape[2] * w_shape[3]
 
 
 def sync(device: torch.device) -> None:
@@ -75,6 +86,7 @@ def worker(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     """Measure one model at each size (ascending, so ru_maxrss growth stays attributable)."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    register_deform_conv_flops()
     device = torch.device(cfg["device"])
     name = cfg["model"]
     video = name in STAGE_ONE

@@ -54,6 +54,8 @@ class EnhanceResult:
     psnr_out: float | None
     seconds: float
     model_seconds: float
+    tiles: str = "whole frames"
+    """How each stage was tiled (the memory plan's choice with ``tile='auto'``)."""
 
     @property
     def gain(self) -> float | None:
@@ -416,10 +418,12 @@ def enhance_file(
         plan = plan_memory(net1, net2, reader.info.width, reader.info.height, min(chunk, n), min(overlap, chunk - 1),
                            max_memory_gib, tta=tta, stage2_multiple=stage2_multiple)
         tile1, tile2 = plan.stage1_tile, plan.stage2_tile if plan.stage2_tile != -1 else None
+        tiles = plan.describe()
         if progress:
-            print(plan.describe(), file=sys.stderr)
+            print(tiles, file=sys.stderr)
     elif tile is None or isinstance(tile, int):
         tile1 = tile2 = tile
+        tiles = "whole frames" if tile is None else f"{tile}x{tile} tiles"
     else:
         raise ValueError(f"tile must be an integer, None or 'auto', got {tile!r}")
     engine = StreamingEnhancer(run_stage1, run_stage2, chunk=chunk, overlap=overlap, tile=tile1,
@@ -463,7 +467,7 @@ def enhance_file(
     return EnhanceResult(
         output=output, frames=n, unique_frames=engine.received,
         psnr_in=ref_in.mean() if ref_in else None, psnr_out=ref_out.mean() if ref_out else None,
-        seconds=time.perf_counter() - started, model_seconds=engine.model_seconds,
+        seconds=time.perf_counter() - started, model_seconds=engine.model_seconds, tiles=tiles,
     )
 
 
