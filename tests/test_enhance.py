@@ -192,7 +192,7 @@ def test_auto_tiles_keep_the_plan_within_budget(clip, stage1_ckpt, lq_frames, mo
     h, w = lq_frames.shape[1:3]
     whole = plan_memory(net, None, w, h, chunk=8, overlap=2, budget_gib=4.0)
     assert whole.stage1_tile is None
-    budget = (whole.fixed_bytes + net.inference_bytes(8, 96, 96)) / 2**30
+    budget = (whole.fixed_bytes + net.inference_bytes(8, 96, 96)) / 2**30 / enhance_module.ALLOCATOR_HEADROOM
     plan = plan_memory(net, None, w, h, chunk=8, overlap=2, budget_gib=budget)
     assert plan.stage1_tile == 96 and "96x96 tiles" in plan.describe()
     tiled = enhance_file(clip["lq"], clip["root"] / "out_tiled", stage1_ckpt, chunk=8, overlap=2, png=True,
@@ -200,7 +200,8 @@ def test_auto_tiles_keep_the_plan_within_budget(clip, stage1_ckpt, lq_frames, mo
     untiled = enhance_file(clip["lq"], clip["root"] / "out_untiled", stage1_ckpt, chunk=8, overlap=2, png=True,
                            tile=None)
     a, b = _read_pngs(tiled.output, 24).astype(int), _read_pngs(untiled.output, 24).astype(int)
-    assert 0 < np.abs(a - b).mean() < 1.0  # tiles change the receptive field at their seams only
+    change = np.abs(b - lq_frames.astype(int)).mean()  # this random network changes its input a lot
+    assert 0 < np.abs(a - b).mean() < 0.1 * change  # tiles cut the receptive field: a small difference
     with pytest.raises(ValueError, match="do not fit"):
         plan_memory(net, None, w, h, chunk=8, overlap=2, budget_gib=whole.fixed_bytes / 2**30)
 

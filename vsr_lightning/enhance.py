@@ -306,6 +306,12 @@ def resident_bytes() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
+ALLOCATOR_HEADROOM = 0.85
+"""Share of ``--max-memory`` that is planned: freed tensors are not all handed back to the system at once.
+Measured at 1080p, chunk 32, tiny stage one planned at the full 4 GiB: 3.90 GiB resident after one chunk,
+4.45 GiB by the third."""
+
+
 @dataclass
 class MemoryPlan:
     """Spatial tiles for each stage so that one run stays within a memory budget."""
@@ -320,7 +326,7 @@ class MemoryPlan:
         def tile(t: int | None) -> str:
             return "whole frames" if t is None else f"{t}x{t} tiles"
 
-        text = (f"memory plan: {self.budget_bytes / 2**30:.1f} GiB budget, {self.fixed_bytes / 2**30:.2f} GiB "
+        text = (f"memory plan: {self.budget_bytes / 2**30:.1f} GiB planned, {self.fixed_bytes / 2**30:.2f} GiB "
                 f"resident + stream buffers; stage one on {tile(self.stage1_tile)}")
         return text + (f", stage two on {tile(self.stage2_tile)}" if self.stage2_tile != -1 else "")
 
@@ -333,9 +339,9 @@ def plan_memory(
 
     Fixed costs: what is resident now, the 8-bit frames the stream holds (``chunk + stride``, plus one stacked
     chunk), the float output of one chunk and the overlap carried to the next. A model without an
-    ``inference_bytes`` estimate runs on whole frames.
+    ``inference_bytes`` estimate runs on whole frames. Only ``ALLOCATOR_HEADROOM`` of the budget is planned.
     """
-    budget = int(budget_gib * 2**30)
+    budget = int(budget_gib * 2**30 * ALLOCATOR_HEADROOM)
     pixels = width * height
     stride = chunk - overlap
     stream = pixels * (3 * (chunk + stride) + 3 * chunk + 12 * chunk + 12 * overlap + 24)
