@@ -332,6 +332,8 @@ class MemoryPlan:
 
     stage1_tile: int | None
     stage2_tile: int | None
+    """None: whole frames (or no stage two, see ``has_stage2``)."""
+    has_stage2: bool
     budget_bytes: int
     fixed_bytes: int
     """Already resident (interpreter, torch, weights) plus the streaming buffers of one chunk."""
@@ -342,7 +344,7 @@ class MemoryPlan:
 
         text = (f"memory plan: {self.budget_bytes / 2**30:.1f} GiB planned, {self.fixed_bytes / 2**30:.2f} GiB "
                 f"resident + stream buffers; stage one on {tile(self.stage1_tile)}")
-        return text + (f", stage two on {tile(self.stage2_tile)}" if self.stage2_tile != -1 else "")
+        return text + (f", stage two on {tile(self.stage2_tile)}" if self.has_stage2 else "")
 
 
 def plan_memory(
@@ -371,11 +373,11 @@ def plan_memory(
 
     try:
         tile1 = tile_for(net1, chunk, 4)
-        tile2 = tile_for(net2, 1, stage2_multiple) if net2 is not None else -1
+        tile2 = tile_for(net2, 1, stage2_multiple) if net2 is not None else None
     except ValueError as exc:
         raise ValueError(f"{width}x{height} frames in chunks of {chunk} do not fit in {budget_gib:g} GiB: {exc}") \
             from None
-    return MemoryPlan(tile1, tile2, budget, fixed)
+    return MemoryPlan(tile1, tile2, net2 is not None, budget, fixed)
 
 
 # ----------------------------------------------------------------------------------------- API
@@ -437,7 +439,7 @@ def enhance_file(
     if tile == "auto":
         plan = plan_memory(net1, net2, reader.info.width, reader.info.height, min(chunk, n), min(overlap, chunk - 1),
                            max_memory_gib, tta=tta, stage2_multiple=stage2_multiple)
-        tile1, tile2 = plan.stage1_tile, plan.stage2_tile if plan.stage2_tile != -1 else None
+        tile1, tile2 = plan.stage1_tile, plan.stage2_tile
         tiles = plan.describe()
         if progress:
             print(tiles, file=sys.stderr)

@@ -120,3 +120,11 @@ def test_memory_estimates_grow_with_window_and_width():
     assert wide.inference_bytes(8, 64, 64) > 3 * tiny.inference_bytes(8, 64, 64)
     small = swinir_small()
     assert small.inference_bytes(2, 64, 64) == 2 * small.inference_bytes(1, 64, 64) > 0
+
+
+def test_blending_never_modifies_the_input_when_the_model_returns_it():
+    lq = torch.rand(6, 3, 20, 24)
+    before = lq.clone()
+    out = enhance_video_chunked(lambda x: x, lq, chunk=4, overlap=2, tile=12, tile_overlap=4)
+    torch.testing.assert_close(lq, before, rtol=0, atol=0)
+    torch.testing.assert_close(out, before)

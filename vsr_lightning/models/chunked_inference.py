@@ -107,7 +107,8 @@ def enhance_video_chunked(
                     return y  # single window: exact model output, no blending arithmetic
                 if out is None:
                     out = torch.zeros(t, y.shape[1], h, w, dtype=torch.float32)
-                y.mul_(wt.view(-1, 1, 1, 1)).mul_(wh.view(1, 1, -1, 1)).mul_(ww.view(1, 1, 1, -1))
+                # One new tensor, then in place: the model may hand back its (viewed) input, never modify that.
+                y = y.mul(wt.view(-1, 1, 1, 1)).mul_(wh.view(1, 1, -1, 1)).mul_(ww.view(1, 1, 1, -1))
                 out[ts:ts + chunk, :, hs:hs + th, ws:ws + tw] += y
     assert out is not None
     return out.div_(sum_t.view(-1, 1, 1, 1)).div_(sum_h.view(1, 1, -1, 1)).div_(sum_w.view(1, 1, 1, -1))
