@@ -219,25 +219,37 @@ def test_1080p_plan_tiles_both_stages_within_four_gib(monkeypatch):
         assert plan.fixed_bytes + bytes_used <= 4 * 2**30
 
 
-def test_streaming_memory_stays_bounded_and_identity_is_exact():
+@pytest.mark.parametrize("length", [50, 47])  # 47: finish() still runs a regular chunk before the last one
+@torch.inference_mode()  # as in enhance_file: views made here carry no ``_base``
+def test_streaming_memory_stays_bounded_and_identity_is_exact(length):
     """An identity model: output equals input, and the enhancer never holds more than about two chunks."""
-    seen = {"max_inputs": 0, "max_acc": 0}
-    engine = StreamingEnhancer(lambda x, pqf=None: x, None, chunk=6, overlap=2)
-    rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, size=(50, 8, 8, 3), dtype=np.uint8)
+    seen = {"max_inputs": 0, "max_acc": 0, "max_final": 0, "carried_storage": 0}
     out = []
+
+    def identity(x, pqf=None):  # sees what the engine holds while a chunk runs
+        seen["max_acc"] = max(seen["max_acc"], len(engine.acc))
+        # a carried overlap frame must own its memory, not keep the last chunk's whole output alive
+        seen["carried_storage"] = max([seen["carried_storage"]] + [v.untyped_storage().nbytes()
+                                                                   for v in engine.acc.values()])
+        return x
+
+    def take_final() -> None:
+        seen["max_final"] = max(seen["max_final"], len(engine.final))
+        while (f := engine.pop_final(len(out))) is not None:
+            out.append(f)
+
+    engine = StreamingEnhancer(identity, None, chunk=6, overlap=2, on_final=take_final)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, size=(length, 8, 8, 3), dtype=np.uint8)
     for i, frame in enumerate(frames):
         engine.push(frame, i % 4 == 0)
         seen["max_inputs"] = max(seen["max_inputs"], len(engine.inputs))
-        seen["max_acc"] = max(seen["max_acc"], len(engine.acc))
-        while (f := engine.pop_final(len(out))) is not None:
-            out.append(f)
     engine.finish()
-    while len(out) < 50 and (f := engine.pop_final(len(out))) is not None:
-        out.append(f)
     np.testing.assert_array_equal(np.stack(out), frames)
-    assert seen["max_inputs"] == 6 + 4 - 1  # chunk + stride - 1 8-bit frames
-    assert seen["max_acc"] == 2  # only the overlap is carried between chunks
+    assert seen["max_inputs"] == 6 + 4 - 1  # chunk + stride - 1 8-bit frames between chunks
+    assert seen["max_acc"] == 2  # only the overlap is carried between chunks, also into the last one
+    assert seen["carried_storage"] == 3 * 8 * 8 * 4  # one float frame
+    assert seen["max_final"] == 1  # each final frame is handed over before the next one is made
 
 
 def test_raw_yuv_input_with_size(clip, stage1_ckpt, lq_frames):

@@ -36,7 +36,7 @@ from vsr_lightning.data.duplicates import DuplicateDetector
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.hevc import QpSidecar, sidecar_path
 from vsr_lightning.data.video_io import VideoReader, VideoWriter, frame_name, parse_size, write_png
-from vsr_lightning.models.chunked_inference import _ramp, enhance_video_chunked, framewise, plan_tile
+from vsr_lightning.models.chunked_inference import blend_weights, enhance_video_chunked, framewise, plan_tile
 from vsr_lightning.models.pqf import fixed_period_pqf
 from vsr_lightning.models.tta import tta_x8
 from vsr_lightning.systems.checkpoint_io import load_network
@@ -106,11 +106,11 @@ class StreamingEnhancer:
     """Feeds unique frames through stage one in end-aligned overlapping chunks, then stage two.
 
     Chunk starts over the U unique frames are 0, s, 2s, ... (s = chunk - overlap) while a chunk ends
-    before U, then U - chunk: the layout of ``enhance_video_chunked``. The chunk at ``start`` runs once
-    ``start + s + chunk`` frames have arrived: it is then surely not the last, and the end-aligned last
-    chunk (at ``U - chunk >= received - chunk``) cannot reach below ``start + s``, so frames below the
-    next start are final at once. Memory: up to ``chunk + s`` 8-bit input frames, one chunk of float
-    outputs while it runs, and ``overlap`` float frames carried to the next chunk.
+    before U, then U - chunk, blended by ``blend_weights``: the layout of ``enhance_video_chunked``. The
+    chunk at ``start`` runs once ``start + s + chunk`` frames have arrived: it is then surely not the last.
+    Each chunk, the end-aligned last one too, takes over only where its predecessor ramps down, so frames
+    below the next start are final as soon as a chunk has run. Memory: up to ``chunk + s`` 8-bit input
+    frames, one chunk of float outputs while it runs, and ``overlap`` float frames carried to the next.
     """
 
     def __init__(
@@ -124,6 +124,7 @@ class StreamingEnhancer:
         stage2_multiple: int = 8,
         device: torch.device | str = "cpu",
         stage2_tile: int | None = None,
+        on_final: Callable[[], None] | None = None,
     ) -> None:
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
@@ -133,6 +134,8 @@ class StreamingEnhancer:
         self.chunk, self.overlap, self.stride = chunk, overlap, chunk - overlap
         self.tile, self.tile_overlap, self.stage2_multiple = tile, tile_overlap, stage2_multiple
         self.stage2_tile = stage2_tile
+        self.on_final = on_final
+        """Called after each frame is finalised, so the caller can write it before the next one is made."""
         self.device = device
         self.inputs: dict[int, np.ndarray] = {}
         self.flags: dict[int, bool] = {}
@@ -160,18 +163,28 @@ class StreamingEnhancer:
         while self.next_start + self.chunk < self.received:
             self._run_regular()
         if self.windows_run == 0:
-            self._run_window(0, self.received, at_start=True, at_end=True)
-        else:
-            self._run_window(self.received - self.chunk, self.chunk, at_start=False, at_end=True)
+            self._run_window(0, self.received, blend_weights(self.received, self.overlap, None, False))
+        else:  # end-aligned; it takes over where the previous chunk ramps down, at next_start
+            start = self.received - self.chunk
+            self._run_window(start, self.chunk, blend_weights(self.chunk, self.overlap, self.next_start - start, False))
         self._finalize(self.received)
+        self.inputs.clear()
+        self.flags.clear()
 
     def _run_regular(self) -> None:
-        self._run_window(self.next_start, self.chunk, at_start=self.next_start == 0, at_end=False)
+        ramp_up_from = None if self.next_start == 0 else 0  # the previous chunk ramps down over our first frames
+        self._run_window(self.next_start, self.chunk, blend_weights(self.chunk, self.overlap, ramp_up_from, True))
         self.next_start += self.stride
-        self._finalize(min(self.next_start, self.received - self.chunk))
+        self._finalize(self.next_start)
         for p, value in self.acc.items():  # carried overlap frames: drop their hold on the chunk's output
-            if value._base is not None:
+            # Not ``value._base``: views made under inference mode have none, and a carried view then kept the
+            # whole float chunk (0.8 GB at 1080p) alive through the next one.
+            if value.untyped_storage().nbytes() > value.nbytes:
                 self.acc[p] = value.clone()
+        # Inputs stay while a later chunk may read them: the next regular one or the end-aligned last one.
+        keep_from = min(self.next_start, self.received - self.chunk)
+        for old in [p for p in self.inputs if p < keep_from]:
+            del self.inputs[old], self.flags[old]
 
     def pop_final(self, position: int) -> np.ndarray | None:
         """The output of unique frame ``position`` once final (kept until a later frame is asked for)."""
@@ -183,7 +196,7 @@ class StreamingEnhancer:
         """Convert to float per tile: a 1080p chunk of 32 frames is 0.8 GB as float32, 0.2 GB as uint8."""
         return self.stage1(x.contiguous().float() / 255.0, pqf=pqf)
 
-    def _run_window(self, start: int, size: int, at_start: bool, at_end: bool) -> None:
+    def _run_window(self, start: int, size: int, wt: Tensor) -> None:
         frames = torch.from_numpy(np.stack([self.inputs[p] for p in range(start, start + size)]))
         frames = frames.permute(0, 3, 1, 2)  # a view: each tile is made contiguous when converted to float
         flags = torch.tensor([self.flags[p] for p in range(start, start + size)])
@@ -191,11 +204,12 @@ class StreamingEnhancer:
         y = enhance_video_chunked(self._stage1_on_uint8, frames, chunk=size, overlap=0, tile=self.tile,
                                   tile_overlap=self.tile_overlap, device=self.device, pqf=flags, multiple=4)
         self.model_seconds += time.perf_counter() - t0
-        # Same ramp and the same accumulate-then-divide order as enhance_video_chunked, so results match it.
-        wt = _ramp(size, self.overlap, at_start, at_end)
+        # Same weights and the same accumulate-then-divide order as enhance_video_chunked, so results match it.
         y.mul_(wt.view(-1, 1, 1, 1))  # in place: the same values as y * wt without a second chunk in memory
         for i in range(size):
             p = start + i
+            if p < self.finalized_upto:
+                continue  # final already; this chunk's weight there is 0 (context only)
             if p in self.acc:
                 self.acc[p] += y[i]
                 self.weight[p] += wt[i]
@@ -208,7 +222,9 @@ class StreamingEnhancer:
         for p in range(self.finalized_upto, max(upto, self.finalized_upto)):
             stage1 = self.acc.pop(p) / self.weight.pop(p)
             self.final[p] = self._stage_two(stage1)
-            del self.inputs[p], self.flags[p]
+            self.finalized_upto = p + 1
+            if self.on_final is not None:
+                self.on_final()
         self.finalized_upto = max(upto, self.finalized_upto)
 
     def _stage_two(self, stage1: Tensor) -> np.ndarray:
@@ -448,15 +464,13 @@ def enhance_file(
         tiles = "whole frames" if tile is None else f"{tile}x{tile} tiles"
     else:
         raise ValueError(f"tile must be an integer, None or 'auto', got {tile!r}")
-    engine = StreamingEnhancer(run_stage1, run_stage2, chunk=chunk, overlap=overlap, tile=tile1,
-                               tile_overlap=tile_overlap, stage2_multiple=stage2_multiple, device=dev,
-                               stage2_tile=tile2)
     detector = DuplicateDetector(dup_threshold)
     pending: deque[int] = deque()  # unique position each not-yet-written frame copies, in output order
     sink = _FrameSink(output, reader.info.fps, png, lossless, crf)
     bar = tqdm(total=n, unit="frame", desc=f"enhance {input_path.name}", disable=not progress)
 
     def drain() -> None:
+        """Write every frame that is final, in output order (also called by the engine after each frame)."""
         while pending:
             frame = engine.pop_final(pending[0])
             if frame is None:
@@ -467,6 +481,9 @@ def enhance_file(
                 ref_out.score(frame)
             bar.update(1)
 
+    engine = StreamingEnhancer(run_stage1, run_stage2, chunk=chunk, overlap=overlap, tile=tile1,
+                               tile_overlap=tile_overlap, stage2_multiple=stage2_multiple, device=dev,
+                               stage2_tile=tile2, on_final=drain)
     try:
         with torch.inference_mode():
             for t, frame in enumerate(reader):

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
-from vsr_lightning.models.chunked_inference import enhance_video_chunked, framewise, plan_tile
+from vsr_lightning.models.chunked_inference import enhance_video_chunked, framewise, plan_tile, window_weights
 from vsr_lightning.models.swinir import swinir_small
 from vsr_lightning.models.tta import tta_x8
 
@@ -71,6 +71,21 @@ def test_chunk_covering_clip_equals_unchunked_and_overlap_is_finite():
     out = enhance_video_chunked(model, lq, chunk=4, overlap=2, pqf=flags)
     assert out.shape == lq.shape and out.dtype == torch.float32 and torch.isfinite(out).all()
     assert (out - ref).abs().mean() < 0.1  # same model, different temporal context
+
+
+@pytest.mark.parametrize("length,size,overlap", [(82, 32, 4), (47, 6, 2), (37, 18, 6), (9, 4, 2), (10, 4, 0)])
+def test_window_weights_sum_to_one_and_the_last_window_only_takes_over_the_ramp(length, size, overlap):
+    """Sums are exactly 1 while 2 x overlap <= size (beyond that ramps of non-neighbours meet; callers divide)."""
+    windows = window_weights(length, size, overlap)
+    total = torch.zeros(length)
+    for start, w in windows:
+        assert w.shape == (size,) and (w >= 0).all() and (w <= 1).all()
+        total[start:start + size] += w
+    assert torch.allclose(total, torch.ones(length), atol=1e-6)
+    if len(windows) > 1:
+        (before, _), (last, w_last) = windows[-2], windows[-1]
+        takeover = before + size - overlap - last  # where the window before the last starts ramping down
+        assert (w_last[:takeover] == 0).all() and (w_last[takeover:] > 0).all()
 
 
 def test_tiles_and_chunks_exact_for_pointwise_model():

@@ -25,17 +25,37 @@ def _starts(length: int, size: int, overlap: int) -> list[int]:
     return sorted(set(starts))
 
 
-def _ramp(size: int, overlap: int, at_start: bool, at_end: bool) -> Tensor:
-    """Blending weights: linear ramps over the overlap, flat 1 at clip/image borders."""
+def blend_weights(size: int, overlap: int, ramp_up_from: int | None, ramp_down: bool) -> Tensor:
+    """Blending weights of one window along one axis (time, rows or columns).
+
+    ``ramp_up_from`` is the index at which the previous window starts ramping down (None: no previous
+    window): the weight is 0 before it and rises linearly over the next ``overlap`` samples. With
+    ``ramp_down`` it falls over the last ``overlap`` samples, where the next window rises, so the weights
+    of neighbours sum to 1. The end-aligned last window may overlap its predecessor by more than
+    ``overlap``; it still takes over only where the predecessor ramps down, so everything before that is
+    final as soon as the predecessor has run, which lets a stream keep only ``overlap`` frames between chunks.
+    """
     w = torch.ones(size)
-    if overlap > 0:
-        r = torch.arange(1, overlap + 1, dtype=torch.float32) / (overlap + 1)
-        n = min(overlap, size)
-        if not at_start:
-            w[:n] = torch.minimum(w[:n], r[:n])
-        if not at_end:
-            w[size - n:] = torch.minimum(w[size - n:], r[:n].flip(0))
+    if ramp_up_from is not None:
+        w[:ramp_up_from] = 0.0
+    n = min(max(overlap, 0), size)
+    r = torch.arange(1, n + 1, dtype=torch.float32) / (overlap + 1)
+    if ramp_up_from is not None and n > 0:
+        end = min(ramp_up_from + n, size)
+        w[ramp_up_from:end] = r[:end - ramp_up_from]
+    if ramp_down and n > 0:
+        w[size - n:] = torch.minimum(w[size - n:], r.flip(0))
     return w
+
+
+def window_weights(length: int, size: int, overlap: int) -> list[tuple[int, Tensor]]:
+    """``(start, weights)`` of every window covering ``[0, length)`` (see :func:`blend_weights`)."""
+    starts = _starts(length, size, overlap)
+    windows = []
+    for i, start in enumerate(starts):
+        ramp_up_from = None if i == 0 else starts[i - 1] + size - overlap - start
+        windows.append((start, blend_weights(size, overlap, ramp_up_from, i + 1 < len(starts))))
+    return windows
 
 
 def framewise(image_fn: Callable[[Tensor], Tensor], batch: int = 4) -> VideoFn:
@@ -81,29 +101,27 @@ def enhance_video_chunked(
     th = h if tile is None else min(tile, h)
     tw = w if tile is None else min(tile, w)
     out: Tensor | None = None
-    t_starts = _starts(t, chunk, overlap)
-    h_starts = _starts(h, th, tile_overlap)
-    w_starts = _starts(w, tw, tile_overlap)
+    t_windows = window_weights(t, chunk, overlap)
+    h_windows = window_weights(h, th, tile_overlap)
+    w_windows = window_weights(w, tw, tile_overlap)
+    single = len(t_windows) == len(h_windows) == len(w_windows) == 1
     # The windows form a grid (every chunk x every tile row x every tile column), so the summed blending
     # weight is the outer product of three 1-D sums: no (T,1,H,W) weight tensor is kept.
     sum_t, sum_h, sum_w = torch.zeros(t), torch.zeros(h), torch.zeros(w)
-    for ts in t_starts:
-        wt = _ramp(chunk, overlap, ts == 0, ts + chunk >= t)
+    for ts, wt in t_windows:
         sum_t[ts:ts + chunk] += wt
         clip = lq[ts:ts + chunk]
         flags = None if pqf is None else pqf[ts:ts + chunk].unsqueeze(0).to(device)
-        for hs in h_starts:
-            wh = _ramp(th, tile_overlap, hs == 0, hs + th >= h)
-            if ts == t_starts[0]:
+        for hs, wh in h_windows:
+            if ts == t_windows[0][0]:
                 sum_h[hs:hs + th] += wh
-            for ws in w_starts:
-                ww = _ramp(tw, tile_overlap, ws == 0, ws + tw >= w)
-                if ts == t_starts[0] and hs == h_starts[0]:
+            for ws, ww in w_windows:
+                if ts == t_windows[0][0] and hs == h_windows[0][0]:
                     sum_w[ws:ws + tw] += ww
                 x = clip[:, :, hs:hs + th, ws:ws + tw].unsqueeze(0).to(device)
                 y = model_fn(x) if flags is None else model_fn(x, pqf=flags)
                 y = y[0].float().cpu()
-                if len(t_starts) == 1 and len(h_starts) == 1 and len(w_starts) == 1:
+                if single:
                     return y  # single window: exact model output, no blending arithmetic
                 if out is None:
                     out = torch.zeros(t, y.shape[1], h, w, dtype=torch.float32)
