@@ -57,16 +57,16 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def matmul_gflops(device: torch.device, reps: int = 5) -> float:
-    a = torch.randn(2048, 2048, device=device)
-    b = torch.randn(2048, 2048, device=device)
+def matmul_gflops(device: torch.device, reps: int = 5, n: int = 2048, dtype: torch.dtype = torch.float32) -> float:
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b
     sync(device)
     t0 = time.perf_counter()
     for _ in range(reps):
         a @ b
     sync(device)
-    return 2 * 2048**3 * reps / (time.perf_counter() - t0) / 1e9
+    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
 
 
 def maxrss_mb() -> float:
@@ -128,6 +128,10 @@ def compare_modes(model: torch.nn.Module, x: torch.Tensor, base: float, cfg: dic
         model(xc)
         out["channels_last_x"] = base / time_call(lambda: model(xc), reps, device)
     model.to(memory_format=torch.contiguous_format)
+    if device.type == "cuda":
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
+            model(x)
+            out["bf16_x"] = base / time_call(lambda: model(x), reps, device)
     if cfg["compile"]:
         try:
             compiled = torch.compile(model)
@@ -148,18 +152,19 @@ def _ratio(row: dict[str, Any], key: str) -> str:
 
 def fmt_table(rows: list[dict[str, Any]], ref_gflops: float) -> str:
     head = ("model", "params M", "size", "T", "frames/s", "GFLOP/frame", "GFLOP/s", "% matmul", "peak MB",
-            "inf_mode x", "ch_last x", "compile x")
+            "inf_mode x", "ch_last x", "bf16 x", "compile x")
     lines = [head]
     for r in rows:
         if "error" in r:
-            lines.append((r["model"], "-", r.get("size", "-"), "-", "error: " + r["error"][:60]) + ("",) * 7)
+            lines.append((r["model"], "-", r.get("size", "-"), "-", "error: " + r["error"][:60]) + ("",) * 8)
             continue
         fps = r["frames"] / r["sec"]
         gfs = r["flops"] / r["sec"] / 1e9
         lines.append((
             r["model"], f"{r['params'] / 1e6:.2f}", r["size"], str(r["frames"]), f"{fps:.3f}",
             f"{r['flops'] / r['frames'] / 1e9:.1f}", f"{gfs:.1f}", f"{100 * gfs / ref_gflops:.0f}%",
-            f"{r['peak_mb']:.0f}", _ratio(r, "inference_mode_x"), _ratio(r, "channels_last_x"), _ratio(r, "compile_x"),
+            f"{r['peak_mb']:.0f}", _ratio(r, "inference_mode_x"), _ratio(r, "channels_last_x"), _ratio(r, "bf16_x"),
+            _ratio(r, "compile_x"),
         ))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
     return "\n".join("  ".join(str(c).rjust(wd) for c, wd in zip(line, widths, strict=True)) for line in lines)
@@ -203,8 +208,12 @@ def main(argv: list[str] | None = None) -> None:
     reps = args.reps or (1 if args.quick else 3)
 
     ref = matmul_gflops(torch.device(device))
+    extra = ""
+    if device == "cuda":  # a 2048^2 product is too small to load a GPU: also give the large and bf16 rates
+        extra = (f", {torch.cuda.get_device_name()}; 8192^2 fp32 {matmul_gflops(torch.device(device), n=8192):.0f}, "
+                 f"8192^2 bf16 {matmul_gflops(torch.device(device), n=8192, dtype=torch.bfloat16):.0f} GFLOP/s")
     print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} "
-          f"matmul 2048^2 fp32: {ref:.1f} GFLOP/s", flush=True)
+          f"matmul 2048^2 fp32: {ref:.1f} GFLOP/s{extra}", flush=True)
     rows: list[dict[str, Any]] = []
     for name in models:
         modes = not args.no_modes and (not args.quick or "tiny" in name or "small" in name)
@@ -221,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  done {name}", file=sys.stderr, flush=True)
     print(fmt_table(rows, ref))
     print("frames/s counts output frames; peak MB = ru_maxrss growth (CPU) or max_memory_allocated (CUDA); "
-          "ratios = no_grad time / variant time (>1 faster).")
+          "ratios = no_grad time / variant time (>1 faster); bf16 = inference mode + bf16 autocast (CUDA only).")
 
 
 if __name__ == "__main__":

@@ -172,3 +172,23 @@ def test_untrained_networks_are_the_identity():
     with torch.no_grad():
         assert torch.allclose(BasicVSRPlusPlus(mid_channels=8, num_blocks=1, deform_groups=8)(x), x, atol=1e-6)
         assert torch.allclose(swinir_small(img_size=16)(x[0]), x[0], atol=1e-6)
+
+
+def test_bf16_autocast_trains_and_stays_close_to_float32():
+    """Mixed precision (trainer=gpu uses bf16): the deformable convolution runs in float32 inside autocast,
+    since torchvision has no bf16 CPU kernel for it."""
+    torch.manual_seed(0)
+    model = BasicVSRPlusPlus(mid_channels=16, num_blocks=1, num_reconstruction_blocks=2, propagation="pqf")
+    with torch.no_grad():  # leave the zero-initialised output head: make the residual non-trivial
+        for p in model.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    x = torch.rand(1, 4, 3, 32, 32)
+    with torch.no_grad():
+        ref = model(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x)
+    assert (ref - x).abs().mean() > 0.05  # the comparison below is not between two copies of the input
+    assert (out.float() - ref).abs().mean() < 0.01
+    out.float().mean().backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)

@@ -70,4 +70,7 @@ class SecondOrderDeformableAlignment(nn.Module):
         offset_2 = offset_2 + flow_2.flip(1).repeat(1, reps, 1, 1)
         offset = torch.cat([offset_1, offset_2], dim=1)
         mask = torch.sigmoid(mask)
-        return deform_conv2d(x, offset, self.weight, self.bias, stride=1, padding=self.padding, mask=mask)
+        # float32 always: torchvision has no bf16 CPU kernel and casts to float32 itself under CUDA autocast only.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return deform_conv2d(x.float(), offset.float(), self.weight.float(), self.bias.float(), stride=1,
+                                 padding=self.padding, mask=mask.float())
