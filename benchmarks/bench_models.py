@@ -224,10 +224,12 @@ def main(argv: list[str] | None = None) -> None:
                               capture_output=True, text=True)
         marker = [ln for ln in proc.stdout.splitlines() if ln.startswith("@@ROWS@@")]
         if marker:
-            rows.extend(json.loads(marker[-1][len("@@ROWS@@"):]))
+            new_rows = json.loads(marker[-1][len("@@ROWS@@"):])
         else:
-            rows.append(dict(model=name, error=(proc.stderr.strip().splitlines() or ["no output"])[-1]))
-        print(f"  done {name}", file=sys.stderr, flush=True)
+            new_rows = [dict(model=name, error=(proc.stderr.strip().splitlines() or ["no output"])[-1])]
+        rows.extend(new_rows)
+        # each model's numbers as soon as they exist: a run stopped by a time limit keeps what it measured
+        print(f"  done {name}: {json.dumps(new_rows)}", file=sys.stderr, flush=True)
     print(fmt_table(rows, ref))
     print("frames/s counts output frames; peak MB = ru_maxrss growth (CPU) or max_memory_allocated (CUDA); "
           "ratios = no_grad time / variant time (>1 faster); bf16 = inference mode + bf16 autocast (CUDA only).")
