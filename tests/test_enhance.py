@@ -219,6 +219,26 @@ def test_1080p_plan_tiles_both_stages_within_four_gib(monkeypatch):
         assert plan.fixed_bytes + bytes_used <= 4 * 2**30
 
 
+def test_cuda_plan_budgets_device_memory_not_the_host_stream(monkeypatch):
+    """On CUDA the networks' working set is on the device: host memory and the 8-bit stream do not count."""
+    monkeypatch.setattr(enhance_module, "resident_bytes", lambda: 2**30)  # the host process
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 50 * 2**20)  # the weights
+    net = BasicVSRPlusPlus(mid_channels=64, num_blocks=7, num_reconstruction_blocks=5)
+    on_cpu = plan_memory(net, None, 1920, 1080, chunk=32, overlap=4, budget_gib=6.0)
+    on_cuda = plan_memory(net, None, 1920, 1080, chunk=32, overlap=4, budget_gib=6.0, device="cuda")
+    assert on_cuda.fixed_bytes == 50 * 2**20 and on_cpu.fixed_bytes > 2**30 + 32 * 1920 * 1080 * 12  # + float chunk
+    assert on_cuda.stage1_tile > on_cpu.stage1_tile  # more of the budget is left for the model
+    assert on_cuda.fixed_bytes + net.inference_bytes(32, on_cuda.stage1_tile, on_cuda.stage1_tile) <= 4.5 * 2**30
+
+
+def test_bf16_autocast_stays_close_to_float32(clip, stage1_ckpt, lq_frames):
+    fp32 = enhance_file(clip["lq"], clip["root"] / "out_fp32", stage1_ckpt, chunk=8, overlap=2, png=True)
+    bf16 = enhance_file(clip["lq"], clip["root"] / "out_bf16", stage1_ckpt, chunk=8, overlap=2, png=True, bf16=True)
+    a, b = _read_pngs(fp32.output, 24).astype(int), _read_pngs(bf16.output, 24).astype(int)
+    change = np.abs(a - lq_frames.astype(int)).mean()
+    assert 0 < np.abs(a - b).mean() < 0.05 * change
+
+
 @pytest.mark.parametrize("length", [50, 47])  # 47: finish() still runs a regular chunk before the last one
 @torch.inference_mode()  # as in enhance_file: views made here carry no ``_base``
 def test_streaming_memory_stays_bounded_and_identity_is_exact(length):

@@ -352,32 +352,38 @@ class MemoryPlan:
     has_stage2: bool
     budget_bytes: int
     fixed_bytes: int
-    """Already resident (interpreter, torch, weights) plus the streaming buffers of one chunk."""
+    """CPU: already resident (interpreter, torch, weights) plus the streaming buffers of one chunk; CUDA: what
+    is allocated on the device."""
 
     def describe(self) -> str:
         def tile(t: int | None) -> str:
             return "whole frames" if t is None else f"{t}x{t} tiles"
 
         text = (f"memory plan: {self.budget_bytes / 2**30:.1f} GiB planned, {self.fixed_bytes / 2**30:.2f} GiB "
-                f"resident + stream buffers; stage one on {tile(self.stage1_tile)}")
+                f"fixed; stage one on {tile(self.stage1_tile)}")
         return text + (f", stage two on {tile(self.stage2_tile)}" if self.has_stage2 else "")
 
 
 def plan_memory(
     net1: nn.Module, net2: nn.Module | None, width: int, height: int, chunk: int, overlap: int, budget_gib: float,
-    tta: bool = False, stage2_multiple: int = 8,
+    tta: bool = False, stage2_multiple: int = 8, device: torch.device | str = "cpu",
 ) -> MemoryPlan:
     """Pick the largest tiles whose estimated peak (see the models' ``inference_bytes``) fits ``budget_gib``.
 
-    Fixed costs: what is resident now, the 8-bit frames the stream holds (``chunk + stride``, plus one stacked
-    chunk), the float output of one chunk and the overlap carried to the next. A model without an
-    ``inference_bytes`` estimate runs on whole frames. Only ``ALLOCATOR_HEADROOM`` of the budget is planned.
+    On the CPU the fixed costs are what is resident now, the 8-bit frames the stream holds (``chunk +
+    stride``, plus one stacked chunk), the float output of one chunk and the overlap carried to the next. On
+    CUDA the budget is the device's: the fixed cost is what is allocated there (the weights), since the stream
+    stays in host memory. A model without an ``inference_bytes`` estimate runs on whole frames. Only
+    ``ALLOCATOR_HEADROOM`` of the budget is planned.
     """
     budget = int(budget_gib * 2**30 * ALLOCATOR_HEADROOM)
     pixels = width * height
     stride = chunk - overlap
-    stream = pixels * (3 * (chunk + stride) + 3 * chunk + 12 * chunk + 12 * overlap + 24)
-    fixed = resident_bytes() + stream
+    if torch.device(device).type == "cuda":
+        fixed = torch.cuda.memory_allocated(device)
+    else:
+        stream = pixels * (3 * (chunk + stride) + 3 * chunk + 12 * chunk + 12 * overlap + 24)
+        fixed = resident_bytes() + stream
     left = budget - fixed
     tta_copies = 2 if tta else 1  # TTA keeps a running sum beside each transformed output
 
@@ -410,7 +416,7 @@ def enhance_file(
     overlap: int = 4,
     tile: int | str | None = "auto",
     tile_overlap: int = 16,
-    max_memory_gib: float = 4.0,
+    max_memory_gib: float | None = None,
     tta: bool = False,
     temporal_tta: bool = False,
     dedup: bool = True,
@@ -421,6 +427,7 @@ def enhance_file(
     qp_sidecar: str | Path | None = None,
     pqf_period: int = 4,
     device: str | torch.device = "cpu",
+    bf16: bool = False,
     progress: bool = False,
 ) -> EnhanceResult:
     """Enhance one video file (or raw YUV with ``size``) into ``output``; see the module docstring.
@@ -428,7 +435,9 @@ def enhance_file(
     ``stage1``/``stage2`` are checkpoint paths (any format :func:`load_network` reads) or built modules.
     ``dup_threshold`` is the mean absolute difference (0-255) under which a frame repeats its predecessor.
     ``tile="auto"`` tiles each stage only as much as needed to keep the run within ``max_memory_gib``
-    (see :func:`plan_memory`); an integer tiles both stages at that size, None never tiles.
+    (see :func:`plan_memory`; default 4 GiB of host memory on the CPU, the device's free memory on CUDA); an
+    integer tiles both stages at that size, None never tiles. ``bf16`` runs both networks under bf16 autocast
+    (faster on recent GPUs: 1.16-1.18x for 1080p chunks on an H200; outputs within about 75 dB PSNR of float32).
     """
     started = time.perf_counter()
     input_path, output = Path(input_path), Path(output)
@@ -444,17 +453,22 @@ def enhance_file(
     net2 = _load(stage2, "stage2", dev) if stage2 is not None else None
 
     def run_stage1(x: Tensor, pqf: Tensor | None = None) -> Tensor:
-        if tta:
-            return tta_x8(net1, x, temporal_reversal=temporal_tta, pqf=pqf)
-        return net1(x, pqf=pqf)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            if tta:
+                return tta_x8(net1, x, temporal_reversal=temporal_tta, pqf=pqf)
+            return net1(x, pqf=pqf)
 
-    run_stage2 = None
-    if net2 is not None:
-        run_stage2 = (lambda x: tta_x8(net2, x)) if tta else net2
+    def run_stage2(x: Tensor) -> Tensor:
+        assert net2 is not None
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            return tta_x8(net2, x) if tta else net2(x)
+
     stage2_multiple = getattr(net2, "window_size", 8)
     if tile == "auto":
+        if max_memory_gib is None:
+            max_memory_gib = torch.cuda.mem_get_info(dev)[0] / 2**30 if dev.type == "cuda" else 4.0
         plan = plan_memory(net1, net2, reader.info.width, reader.info.height, min(chunk, n), min(overlap, chunk - 1),
-                           max_memory_gib, tta=tta, stage2_multiple=stage2_multiple)
+                           max_memory_gib, tta=tta, stage2_multiple=stage2_multiple, device=dev)
         tile1, tile2 = plan.stage1_tile, plan.stage2_tile
         tiles = plan.describe()
         if progress:
@@ -481,8 +495,8 @@ def enhance_file(
                 ref_out.score(frame)
             bar.update(1)
 
-    engine = StreamingEnhancer(run_stage1, run_stage2, chunk=chunk, overlap=overlap, tile=tile1,
-                               tile_overlap=tile_overlap, stage2_multiple=stage2_multiple, device=dev,
+    engine = StreamingEnhancer(run_stage1, run_stage2 if net2 is not None else None, chunk=chunk, overlap=overlap,
+                               tile=tile1, tile_overlap=tile_overlap, stage2_multiple=stage2_multiple, device=dev,
                                stage2_tile=tile2, on_final=drain)
     try:
         with torch.inference_mode():
@@ -529,8 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=int, default=4, help="frames shared by neighbouring chunks (default 4)")
     p.add_argument("--tile", type=_tile_arg, default="auto",
                    help="spatial tile size, 'auto' (default: as large as --max-memory allows) or 'none'")
-    p.add_argument("--max-memory", type=float, default=4.0,
-                   help="GiB the run may use when --tile is auto (default 4; estimates, not a hard limit)")
+    p.add_argument("--max-memory", type=float, default=None,
+                   help="GiB the run may use when --tile is auto (default: 4 of host memory on the CPU, the free "
+                        "device memory on CUDA; estimates, not a hard limit)")
     p.add_argument("--tile-overlap", type=int, default=16, help="pixels shared by neighbouring tiles")
     p.add_argument("--no-dedup", action="store_true", help="enhance duplicated frames too")
     p.add_argument("--dup-threshold", type=float, default=0.3,
@@ -543,6 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     pqf.add_argument("--qp-sidecar", type=Path, help="QP sidecar with PQF flags (default: <input>.qp.json if present)")
     pqf.add_argument("--pqf-period", type=int, default=4, help="PQF every N frames when there is no sidecar")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast for both networks (for GPUs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -569,7 +585,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_memory_gib=args.max_memory,
             tta=args.tta, temporal_tta=args.tta_temporal, dedup=not args.no_dedup, dup_threshold=args.dup_threshold,
             png=args.png, lossless=args.crf is None, crf=args.crf if args.crf is not None else 12,
-            qp_sidecar=args.qp_sidecar, pqf_period=args.pqf_period, device=args.device,
+            qp_sidecar=args.qp_sidecar, pqf_period=args.pqf_period, device=args.device, bf16=args.bf16,
             progress=not args.no_progress,
         )
     except ValueError as exc:  # DataError and checkpoint errors: they name the file and the problem
