@@ -10,7 +10,8 @@ import math
 
 import torch
 from torch import Tensor, nn
-from torchvision.ops import deform_conv2d
+
+from vsr_lightning.models.modulated_deform_conv import modulated_deform_conv2d
 
 
 class SecondOrderDeformableAlignment(nn.Module):
@@ -72,5 +73,5 @@ class SecondOrderDeformableAlignment(nn.Module):
         mask = torch.sigmoid(mask)
         # float32 always: torchvision has no bf16 CPU kernel and casts to float32 itself under CUDA autocast only.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            return deform_conv2d(x.float(), offset.float(), self.weight.float(), self.bias.float(), stride=1,
-                                 padding=self.padding, mask=mask.float())
+            return modulated_deform_conv2d(x.float(), offset.float(), self.weight.float(), self.bias.float(),
+                                           self.padding, mask.float())
