@@ -2,9 +2,10 @@
 
 Each model runs in its own subprocess so CPU peak memory (``ru_maxrss`` growth over the post-build baseline)
 is per model; on CUDA ``torch.cuda.max_memory_allocated`` is used instead. FLOPs come from
-``torch.utils.flop_counter.FlopCounterMode`` (convs, matmuls, attention, and torchvision's deform_conv2d
-registered here at the cost of the equivalent convolution; grid_sample and the bilinear sampling inside the
-deformable convolution are not counted) and are compared with a 2048x2048 fp32 matmul on the same device.
+``torch.utils.flop_counter.FlopCounterMode`` (convs, matmuls, attention; the deformable convolution counts as
+the convolution it generalises: on the CPU it is grid_sample + a matmul, on CUDA torchvision's deform_conv2d,
+registered here at that cost; bilinear sampling is not counted) and are compared with a 2048x2048 fp32 matmul
+on the same device.
 
     python benchmarks/bench_models.py --quick
     python benchmarks/bench_models.py --models s1-c128n25 --sizes 256x256 --frames 4
