@@ -338,8 +338,8 @@ def resident_bytes() -> int:
 
 ALLOCATOR_HEADROOM = 0.75
 """Share of ``--max-memory`` that is planned: freed memory is not all handed back at once, and the estimates
-are estimates. Measured at 1080p, chunk 32, tiny stage one, planned at 75 %: peak 3.44 GiB over 300 frames for
-a 4 GiB budget (the high-water mark crept by 190 MiB over the run)."""
+are estimates. Measured at 1080p, chunk 32, tiny stage one, planned at 75 %: peak 3.35 GiB over 300 frames for
+a 4 GiB budget (the high-water mark crept by about 250 MiB after the first chunk)."""
 
 
 @dataclass
