@@ -435,9 +435,10 @@ def enhance_file(
     ``stage1``/``stage2`` are checkpoint paths (any format :func:`load_network` reads) or built modules.
     ``dup_threshold`` is the mean absolute difference (0-255) under which a frame repeats its predecessor.
     ``tile="auto"`` tiles each stage only as much as needed to keep the run within ``max_memory_gib``
-    (see :func:`plan_memory`; default 4 GiB of host memory on the CPU, the device's free memory on CUDA); an
-    integer tiles both stages at that size, None never tiles. ``bf16`` runs both networks under bf16 autocast
-    (faster on recent GPUs: 1.16-1.18x for 1080p chunks on an H200; outputs within about 75 dB PSNR of float32).
+    (see :func:`plan_memory`; default 4 GiB of host memory on the CPU, on CUDA the device's free memory plus what
+    this process has reserved there); an integer tiles both stages at that size, None never tiles. ``bf16`` runs
+    both networks under bf16 autocast (faster on recent GPUs: 1.16-1.18x for 1080p chunks on an H200; outputs
+    within about 75 dB PSNR of float32).
     """
     started = time.perf_counter()
     input_path, output = Path(input_path), Path(output)
@@ -465,8 +466,9 @@ def enhance_file(
 
     stage2_multiple = getattr(net2, "window_size", 8)
     if tile == "auto":
-        if max_memory_gib is None:
-            max_memory_gib = torch.cuda.mem_get_info(dev)[0] / 2**30 if dev.type == "cuda" else 4.0
+        if max_memory_gib is None:  # CUDA: what this process may use, the weights it already holds included
+            max_memory_gib = 4.0 if dev.type != "cuda" else \
+                (torch.cuda.mem_get_info(dev)[0] + torch.cuda.memory_reserved(dev)) / 2**30
         plan = plan_memory(net1, net2, reader.info.width, reader.info.height, min(chunk, n), min(overlap, chunk - 1),
                            max_memory_gib, tta=tta, stage2_multiple=stage2_multiple, device=dev)
         tile1, tile2 = plan.stage1_tile, plan.stage2_tile
