@@ -106,6 +106,7 @@ def run_worker(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     from vsr_lightning.data.video_io import parse_size
+    from vsr_lightning.enhance import parse_tile
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=parse_size, default=(1920, 1080), help="WxH of the test video (default 1920x1080)")
@@ -116,8 +117,8 @@ def main() -> None:
     p.add_argument("--repeat-every", type=int, default=4, help="repeat every k-th source frame (default 4)")
     p.add_argument("--chunk", type=int, default=32)
     p.add_argument("--overlap", type=int, default=4)
-    p.add_argument("--tile", type=lambda v: v if v == "auto" else int(v), default="auto",
-                   help="tile size or 'auto' (default: planned from --max-memory, as the enhance command does)")
+    p.add_argument("--tile", type=parse_tile, default="auto",
+                   help="tile size, 'none' or 'auto' (default: planned from --max-memory, as the enhance command does)")
     p.add_argument("--max-memory", type=float, default=4.0, help="memory budget in GiB for --tile auto")
     p.add_argument("--mid-channels", type=int, default=16)
     p.add_argument("--num-blocks", type=int, default=1)

@@ -543,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of raw YUV input (default 25)")
     p.add_argument("--chunk", type=int, default=32, help="unique frames per temporal chunk (default 32)")
     p.add_argument("--overlap", type=int, default=4, help="frames shared by neighbouring chunks (default 4)")
-    p.add_argument("--tile", type=_tile_arg, default="auto",
+    p.add_argument("--tile", type=parse_tile, default="auto",
                    help="spatial tile size, 'auto' (default: as large as --max-memory allows) or 'none'")
     p.add_argument("--max-memory", type=float, default=None,
                    help="GiB the run may use when --tile is auto (default: 4 of host memory on the CPU, the free "
@@ -565,7 +565,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _tile_arg(text: str) -> int | str | None:
+def parse_tile(text: str) -> int | str | None:
+    """``--tile`` values: an integer size, 'auto' (memory-planned) or 'none' (None: whole frames)."""
     if text in ("auto", "none"):
         return None if text == "none" else text
     try:

@@ -71,7 +71,4 @@ class SecondOrderDeformableAlignment(nn.Module):
         offset_2 = offset_2 + flow_2.flip(1).repeat(1, reps, 1, 1)
         offset = torch.cat([offset_1, offset_2], dim=1)
         mask = torch.sigmoid(mask)
-        # float32 always: torchvision has no bf16 CPU kernel and casts to float32 itself under CUDA autocast only.
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            return modulated_deform_conv2d(x.float(), offset.float(), self.weight.float(), self.bias.float(),
-                                           self.padding, mask.float())
+        return modulated_deform_conv2d(x, offset, self.weight, self.bias, self.padding, mask)

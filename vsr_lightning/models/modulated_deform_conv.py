@@ -21,8 +21,16 @@ def modulated_deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor, bias: Ten
 
     x (N,C,H,W); weight (C_out,C,kh,kw); offset (N, 2*G*kh*kw, H', W') as (dy, dx) pairs per group and
     kernel position; mask (N, G*kh*kw, H', W'). Stride and dilation 1, one weight group; 'same' output size
-    when ``padding`` is (k-1)/2. Runs in the inputs' dtype (callers pass float32).
+    when ``padding`` is (k-1)/2. Always computed in float32, also under autocast: bf16 offsets would lose the
+    sub-pixel part of displacements of several pixels, and torchvision has no bf16 CPU kernel.
     """
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return _float32_deform_conv2d(x.float(), offset.float(), weight.float(),
+                                      None if bias is None else bias.float(), padding, mask.float())
+
+
+def _float32_deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | None, padding: int,
+                           mask: Tensor) -> Tensor:
     if x.is_cuda:
         return deform_conv2d(x, offset, weight, bias, stride=1, padding=padding, mask=mask)
     n, c, h, w = x.shape
