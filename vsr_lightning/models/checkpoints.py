@@ -31,6 +31,7 @@ _MM_RENAMES = (("upsample1.upsample_conv.", "upconv1."), ("upsample2.upsample_co
 _CONSTANT_SUFFIXES = ("spynet.mean", "spynet.std", "mean", "std")
 # Buffers derived from patch/window size: always taken from the model (the file's may be for another size).
 _DERIVED_SUFFIXES = ("attn_mask", "relative_position_index")
+_BLOCKED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
 def read_checkpoint(path: str | Path) -> Mapping[str, Any]:
@@ -40,11 +41,20 @@ def read_checkpoint(path: str | Path) -> Mapping[str, Any]:
     except FileNotFoundError as exc:
         raise ValueError(f"checkpoint {path}: file not found") from exc
     except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
-        raise ValueError(f"checkpoint {path}: cannot be read as a torch checkpoint ({type(exc).__name__}: "
-                         f"{exc})") from exc
+        raise ValueError(f"checkpoint {path}: {_read_problem(exc)}") from exc
     if not isinstance(obj, Mapping):
         raise ValueError(f"checkpoint {path}: expected a dict, got {type(obj).__name__}")
     return obj
+
+
+def _read_problem(exc: Exception) -> str:
+    """One line for a failed ``torch.load``: the blocked global when the file carries pickled code."""
+    text = str(exc)
+    if blocked := _BLOCKED_GLOBAL.search(text):
+        return (f"refused: it asks to load {blocked.group(1)} (pickled code or objects; only tensors and plain "
+                "containers are read, weights_only=True)")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"cannot be read as a torch checkpoint ({type(exc).__name__}: {first[:200]})"
 
 
 def extract_state_dict(

@@ -10,7 +10,9 @@ start from a file that is either
   SwinIR ``{'params': ...}`` file for stage two. These carry no config, so the architecture is read
   from key names and tensor shapes.
 
-Files are read with ``torch.load(weights_only=True)``; every failure is a ``ValueError`` naming the file.
+Files are read with ``torch.load(weights_only=True)`` and networks are built only through the exact
+allowlist of :mod:`~vsr_lightning.systems.network_allowlist` (never ``hydra.utils.instantiate``: a config
+read from a file is untrusted); every failure is a ``ValueError`` naming the file.
 """
 
 from __future__ import annotations
@@ -28,15 +30,12 @@ from vsr_lightning.models.checkpoints import (
     extract_state_dict,
     read_checkpoint,
 )
+from vsr_lightning.systems.network_allowlist import build_network, construct, network_kwargs
 
 Kind = Literal["stage1", "stage2"]
 
 NET_PREFIX = "net."
 EMA_PREFIX = "ema.module."
-ALLOWED_TARGET_PREFIX = "vsr_lightning.models."
-"""``vsr_model`` may only name our model builders: instantiating an arbitrary ``_target_`` read from a
-file would run arbitrary code and undo the safety of ``weights_only=True``."""
-
 JOB_TYPES: dict[str, tuple[str, ...]] = {"stage1": ("stage1",), "stage2": ("stage2", "pretrain")}
 """Which ``vsr_job_type`` values each stage accepts (a denoising pre-training is a valid stage-two start)."""
 
@@ -68,42 +67,6 @@ def lightning_state_dict(obj: Mapping[str, Any], path: str | Path, prefer_ema: b
     if bad:
         raise ValueError(f"checkpoint {path}: non-tensor network entries {bad[:5]}")
     return chosen
-
-
-def _check_targets(config: Any, path: str | Path) -> None:
-    """Refuse any ``_target_`` outside our model package, at any depth of the config."""
-    if isinstance(config, Mapping):
-        target = config.get("_target_")
-        if target is not None and not str(target).startswith(ALLOWED_TARGET_PREFIX):
-            raise ValueError(f"checkpoint {path}: model config targets {target!r}; only "
-                             f"{ALLOWED_TARGET_PREFIX}* builders are instantiated from checkpoints")
-        for value in config.values():
-            _check_targets(value, path)
-    elif isinstance(config, list | tuple):
-        for value in config:
-            _check_targets(value, path)
-
-
-def build_from_config(config: Mapping[str, Any], path: str | Path = "<config>") -> nn.Module:
-    """Instantiate a Hydra model config (``_target_`` in ``vsr_lightning.models``) into a module.
-
-    ``spynet_path`` is dropped: the checkpoint already holds the flow weights, and the pre-trained
-    SPyNet file named at training time may not exist where inference runs.
-    """
-    from hydra.errors import HydraException
-    from hydra.utils import instantiate
-
-    if "_target_" not in config:
-        raise ValueError(f"checkpoint {path}: model config has no '_target_': {dict(config)}")
-    _check_targets(config, path)
-    cfg = {k: v for k, v in config.items() if k != "spynet_path"}
-    try:
-        net = instantiate(cfg, _convert_="all")
-    except (HydraException, TypeError, ValueError, ImportError) as exc:
-        raise ValueError(f"checkpoint {path}: cannot build the network from its config {cfg} ({exc})") from exc
-    if not isinstance(net, nn.Module):
-        raise ValueError(f"checkpoint {path}: model config built a {type(net).__name__}, not an nn.Module")
-    return net
 
 
 def _count(pattern: re.Pattern[str], keys: Any) -> int:
@@ -191,18 +154,16 @@ def _build_official(kind: Kind, sd: Mapping[str, Tensor], model_config: Mapping[
     from vsr_lightning.models.swinir import SwinIR
 
     if model_config and "_target_" in model_config:
-        net = build_from_config(model_config, path)
+        net = build_network(model_config, path)
         _match_reconstruction_depth(net, sd, path)
         return net
+    builder: type[nn.Module]
     if kind == "stage1":
         defaults = {"mid_channels": 64, "num_blocks": 7}  # the official BasicVSR++ release
         builder, config = BasicVSRPlusPlus, _merge({**defaults, **infer_basicvsr_pp_config(sd, path)}, model_config)
     else:
         builder, config = SwinIR, _merge(infer_swinir_config(sd, path), model_config)
-    try:
-        return builder(**config)
-    except (TypeError, ValueError, NotImplementedError) as exc:
-        raise ValueError(f"checkpoint {path}: cannot build the {kind} network ({exc})") from exc
+    return construct(builder, network_kwargs(builder, config, path), path)
 
 
 # --------------------------------------------------------------------------------------- public API
@@ -239,7 +200,7 @@ def load_network(
         if not isinstance(config, Mapping):
             raise ValueError(f"checkpoint {path}: no 'vsr_model' config to rebuild the network from; "
                              "pass model_config")
-        net = build_from_config(config, path)
+        net = build_network(config, path)
         _match_reconstruction_depth(net, sd, path)
         check_and_load(net, convert_state_dict(sd, "auto"), path, strict=True)
         return net.eval()
