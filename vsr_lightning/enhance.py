@@ -10,7 +10,9 @@ results are copied back, so the output keeps the input's frame count and order. 
 the unique frames is exactly the one of :func:`~vsr_lightning.systems.video_enhancer.enhance_video`,
 so streaming gives the same frames as enhancing the whole clip in memory. Stage two (SwinIR) refines
 each final stage-one frame, quantised to 8 bits as the stage-one outputs it was trained on.
-Frames are written as soon as no later chunk can change them.
+Frames are written as soon as no later chunk can change them, under a unique temporary name beside the
+output that is moved onto it only when complete: an existing output is refused unless ``--overwrite``,
+and nothing the run did not create is ever removed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import argparse
 import ctypes
 import math
 import os
-import shutil
 import sys
 import time
 from collections import deque
@@ -39,6 +40,7 @@ from vsr_lightning.data.video_io import VideoReader, VideoWriter, frame_name, pa
 from vsr_lightning.models.chunked_inference import blend_weights, enhance_video_chunked, framewise, plan_tile
 from vsr_lightning.models.pqf import fixed_period_pqf
 from vsr_lightning.models.tta import tta_x8
+from vsr_lightning.staged_output import StagedOutput
 from vsr_lightning.systems.checkpoint_io import load_network
 
 VideoFn = Callable[..., Tensor]
@@ -241,25 +243,19 @@ class StreamingEnhancer:
 
 
 class _FrameSink:
-    """Writes final frames to a PNG folder or a video file under a temporary name, renamed on success."""
+    """Writes final frames to a PNG folder or a video file staged under a unique temporary name (see
+    :class:`~vsr_lightning.staged_output.StagedOutput`), moved onto the output only when complete."""
 
-    def __init__(self, output: Path, fps: float, png: bool, lossless: bool, crf: int) -> None:
-        self.output, self.png = output, png
-        self.tmp = output.with_name(output.stem + ".partial" + output.suffix)
-        self._remove(self.tmp)
-        if png:
-            self.tmp.mkdir(parents=True)
-            self.writer = None
-        else:
-            self.writer = VideoWriter(self.tmp, fps, lossless=lossless, crf=crf)
+    def __init__(self, output: Path, fps: float, png: bool, lossless: bool, crf: int, overwrite: bool = False,
+                 inputs: Sequence[Path] = ()) -> None:
+        self.staged = StagedOutput(output, png, overwrite, inputs)
+        self.tmp = self.staged.tmp
+        try:
+            self.writer = None if png else VideoWriter(self.tmp, fps, lossless=lossless, crf=crf)
+        except BaseException:
+            self.staged.abort()
+            raise
         self.count = 0
-
-    @staticmethod
-    def _remove(path: Path) -> None:
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
 
     def write(self, frame: np.ndarray) -> None:
         if self.writer is None:
@@ -271,8 +267,7 @@ class _FrameSink:
     def commit(self) -> None:
         if self.writer is not None:
             self.writer.close()
-        self._remove(self.output)
-        self.tmp.rename(self.output)
+        self.staged.commit()
 
     def abort(self) -> None:
         if self.writer is not None:
@@ -280,7 +275,7 @@ class _FrameSink:
                 self.writer.close()
             except Exception:  # noqa: BLE001 - the run already failed; the partial file goes anyway
                 pass
-        self._remove(self.tmp)
+        self.staged.abort()
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -429,6 +424,7 @@ def enhance_file(
     device: str | torch.device = "cpu",
     bf16: bool = False,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> EnhanceResult:
     """Enhance one video file (or raw YUV with ``size``) into ``output``; see the module docstring.
 
@@ -438,18 +434,69 @@ def enhance_file(
     (see :func:`plan_memory`; default 4 GiB of host memory on the CPU, on CUDA the device's free memory plus what
     this process has reserved there); an integer tiles both stages at that size, None never tiles. ``bf16`` runs
     both networks under bf16 autocast (faster on recent GPUs: 1.16-1.18x for 1080p chunks on an H200; outputs
-    within about 75 dB PSNR of float32).
+    within about 75 dB PSNR of float32). The output is written under a temporary name beside it and moved
+    there at the end; an existing output is refused unless ``overwrite`` (see :mod:`vsr_lightning.staged_output`).
+    Every check (output, device, frame size) comes before any model time is spent.
     """
     started = time.perf_counter()
     input_path, output = Path(input_path), Path(output)
     reader = VideoReader(input_path, size=size, fps=fps)
-    if output.resolve() == input_path.resolve():
-        raise DataError(output, "output would overwrite the input")
     n = len(reader)
     flags, _ = resolve_pqf(input_path, n, Path(qp_sidecar) if qp_sidecar else None, pqf_period)
     ref_in = _Reference(Path(reference), size, fps, reader) if reference else None
     ref_out = _Reference(Path(reference), size, fps, reader) if reference else None
-    dev = torch.device(device)
+    dev = resolve_device(device)
+    if not png and not lossless:
+        check_even_size(input_path, reader.info.width, reader.info.height)
+    inputs = _input_files(input_path, reference, qp_sidecar, stage1, stage2)
+    sink = _FrameSink(output, reader.info.fps, png, lossless, crf, overwrite, inputs)
+    try:
+        return _enhance_into(sink, reader, flags, ref_in, ref_out, stage1, stage2, dev, started, chunk=chunk,
+                             overlap=overlap, tile=tile, tile_overlap=tile_overlap, max_memory_gib=max_memory_gib,
+                             tta=tta, temporal_tta=temporal_tta, dedup=dedup, dup_threshold=dup_threshold,
+                             bf16=bf16, progress=progress)
+    except BaseException:
+        sink.abort()
+        raise
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``--device`` as torch names it; an unknown name, or CUDA where there is none, is one line."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"--device {device}: not a device name torch knows (e.g. cpu, cuda, cuda:1)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: CUDA is not available on this machine")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return dev
+
+
+def check_even_size(path: Path, width: int, height: int) -> None:
+    """x264 in YUV 4:2:0 (``--crf``) refuses odd sizes, and it would say so only after the model has run."""
+    if width % 2 or height % 2:
+        raise DataError(path, f"frame size {width}x{height} is odd, but --crf writes x264 4:2:0 video, which needs "
+                              "an even width and height (leave out --crf for lossless RGB video, or use --png)")
+
+
+def _input_files(input_path: Path, reference: str | Path | None, qp_sidecar: str | Path | None,
+                 *nets: nn.Module | str | Path | None) -> list[Path]:
+    """Every file the run reads: none of them may be the output, or inside an output folder it replaces."""
+    files = [input_path, Path(qp_sidecar) if qp_sidecar else sidecar_path(input_path)]
+    files += [Path(p) for p in (reference, *nets) if isinstance(p, str | Path)]
+    return [f for f in files if f.exists()]
+
+
+def _enhance_into(
+    sink: _FrameSink, reader: VideoReader, flags: list[bool], ref_in: _Reference | None, ref_out: _Reference | None,
+    stage1: nn.Module | str | Path, stage2: nn.Module | str | Path | None, dev: torch.device, started: float, *,
+    chunk: int, overlap: int, tile: int | str | None, tile_overlap: int, max_memory_gib: float | None, tta: bool,
+    temporal_tta: bool, dedup: bool, dup_threshold: float, bf16: bool, progress: bool,
+) -> EnhanceResult:
+    """The run itself, once every check has passed and the staged output exists."""
+    input_path, n = reader.path, len(reader)
     net1 = _load(stage1, "stage1", dev)
     net2 = _load(stage2, "stage2", dev) if stage2 is not None else None
 
@@ -482,7 +529,6 @@ def enhance_file(
         raise ValueError(f"tile must be an integer, None or 'auto', got {tile!r}")
     detector = DuplicateDetector(dup_threshold)
     pending: deque[int] = deque()  # unique position each not-yet-written frame copies, in output order
-    sink = _FrameSink(output, reader.info.fps, png, lossless, crf)
     bar = tqdm(total=n, unit="frame", desc=f"enhance {input_path.name}", disable=not progress)
 
     def drain() -> None:
@@ -514,13 +560,10 @@ def enhance_file(
         if sink.count != n:
             raise DataError(input_path, f"wrote {sink.count} frames but the input has {n}")
         sink.commit()
-    except BaseException:
-        sink.abort()
-        raise
     finally:
         bar.close()
     return EnhanceResult(
-        output=output, frames=n, unique_frames=engine.received,
+        output=sink.staged.target, frames=n, unique_frames=engine.received,
         psnr_in=ref_in.mean() if ref_in else None, psnr_out=ref_out.mean() if ref_out else None,
         seconds=time.perf_counter() - started, model_seconds=engine.model_seconds, tiles=tiles,
     )
@@ -553,6 +596,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dup-threshold", type=float, default=0.3,
                    help="mean absolute difference (0-255) under which a frame repeats its predecessor")
     p.add_argument("--png", action="store_true", help="write a folder of PNG frames instead of a video")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output file, or an output folder holding only frames, once the new "
+                        "output is complete (default: refuse)")
     quality = p.add_mutually_exclusive_group()
     quality.add_argument("--lossless", action="store_true", help="lossless RGB x264 video (the default)")
     quality.add_argument("--crf", type=int, help="lossy x264 (YUV 4:2:0) at this CRF instead of lossless")
@@ -589,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tta=args.tta, temporal_tta=args.tta_temporal, dedup=not args.no_dedup, dup_threshold=args.dup_threshold,
             png=args.png, lossless=args.crf is None, crf=args.crf if args.crf is not None else 12,
             qp_sidecar=args.qp_sidecar, pqf_period=args.pqf_period, device=args.device, bf16=args.bf16,
-            progress=not args.no_progress,
+            progress=not args.no_progress, overwrite=args.overwrite,
         )
     except ValueError as exc:  # DataError and checkpoint errors: they name the file and the problem
         print(f"error: {exc}", file=sys.stderr)
