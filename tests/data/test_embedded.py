@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from vsr_lightning.data.embedded import EMBEDDED_SOURCES, ensure_embedded_dataset
@@ -49,3 +54,23 @@ def test_second_call_reuses_the_cache(embedded):
     stamp = (path / "manifest.json").stat().st_mtime_ns
     assert ensure_embedded_dataset(root, progress=False) == path
     assert (path / "manifest.json").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.slow
+def test_two_first_builds_at_once_both_succeed(tmp_path):
+    """Two processes on an empty cache: one builds under the lock, the other waits and reuses the folder."""
+    code = ("import sys; from vsr_lightning.data.embedded import ensure_embedded_dataset; "
+            "print(ensure_embedded_dataset(sys.argv[1], progress=False))")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for proc, (_, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err
+    paths = {out.strip() for out, _ in outs}
+    assert len(paths) == 1
+    folder = paths.pop()
+    assert len(Manifest.load(folder).split("val")) == len(EMBEDDED_SOURCES)
+    # Nothing half-written left beside the one build (no partial dataset or stills folders).
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".embedded.lock", folder.rsplit("/", 1)[-1]])
+    assert not [p for p in Path(folder).iterdir() if p.name.startswith(".")]

@@ -192,3 +192,39 @@ def test_bf16_autocast_trains_and_stays_close_to_float32():
     out.float().mean().backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_untrained_frozen_spynet_is_skipped_with_the_same_output(monkeypatch):
+    """Zero-initialised and frozen, SPyNet computes an exact zero flow: the model does not run it."""
+    from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
+
+    torch.manual_seed(0)
+    net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=2,
+                           hr_channels=8).eval()
+    with torch.no_grad():
+        net.conv_last.weight.normal_(0, 0.01)
+    lqs = torch.rand(1, 3, 3, 32, 32)
+    calls = []
+    real_forward = net.spynet.forward
+    monkeypatch.setattr(net.spynet, "forward", lambda a, b: calls.append(1) or real_forward(a, b))
+    with torch.no_grad():
+        skipped = net(lqs)
+    assert not calls
+    monkeypatch.setattr(net.spynet, "predicts_zero", lambda: False)
+    with torch.no_grad():
+        computed = net(lqs)
+    assert calls
+    assert torch.equal(skipped, computed)
+
+
+def test_spynet_that_learns_is_run():
+    from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
+
+    net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=2,
+                           hr_channels=8)
+    assert not net._flow_is_constant_zero()  # gradients flow into SPyNet: it must run
+    net.spynet.requires_grad_(False)
+    assert net._flow_is_constant_zero()
+    with torch.no_grad():
+        net.spynet.basic_module[0].basic_module[-1].bias.fill_(0.1)
+    assert not net._flow_is_constant_zero()

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vsr_lightning.data.cache_lock import exclusive_lock
 from vsr_lightning.data.dataset_builder import BuildOptions, ClipSpec, SourceSpec, build_dataset, split_clips
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.hevc import HevcConfig
@@ -126,6 +128,10 @@ def prepare_stills(out_dir: Path) -> list[Path]:
     return written
 
 
+def _is_complete(target: Path) -> bool:
+    return (target / MANIFEST_NAME).is_file() and (target / "stills").is_dir()
+
+
 def ensure_embedded_dataset(
     root: str | Path | None = None,
     clip_frames: int = 25,
@@ -136,24 +142,31 @@ def ensure_embedded_dataset(
     """Return the embedded dataset's folder, building it first when missing or outdated.
 
     The folder is ``<root>/embedded-<hash>``; ``root`` defaults to :func:`cache_root`. Older builds
-    under ``root`` are removed once the new one is complete.
+    under ``root`` are removed once the new one is complete. The build holds ``<root>/.embedded.lock``:
+    a second process started at the same time waits for it and then uses the same folder.
     """
     hevc = hevc or HevcConfig()
     root = Path(root) if root is not None else cache_root()
     clips = embedded_clips(clip_frames)
     digest = embedded_hash(clips, hevc, duplicate_threshold)
     target = root / f"embedded-{digest}"
-    if (target / MANIFEST_NAME).is_file() and (target / "stills").is_dir():
+    if _is_complete(target):
         return target
-    options = BuildOptions(hevc=hevc, layout="png", duplicate_threshold=duplicate_threshold, progress=progress)
-    manifest = build_dataset(target, clips, name="embedded", options=options, overwrite=True,
-                             extra_build_info={"embedded_hash": digest, "clip_frames": clip_frames})
-    # Stills go in after the atomic rename; the check above requires both, so a crash here rebuilds.
-    stills_tmp = target / ".stills-partial"
-    prepare_stills(stills_tmp)
-    os.replace(stills_tmp, target / "stills")
-    for old in root.glob("embedded-*"):
-        if old != target and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
+    with exclusive_lock(root / ".embedded.lock"):
+        if _is_complete(target):  # another process built it while this one waited
+            return target
+        options = BuildOptions(hevc=hevc, layout="png", duplicate_threshold=duplicate_threshold, progress=progress)
+        manifest = build_dataset(target, clips, name="embedded", options=options, overwrite=True,
+                                 extra_build_info={"embedded_hash": digest, "clip_frames": clip_frames})
+        # Stills go in after the atomic rename; the check above requires both, so a crash here rebuilds.
+        stills_tmp = Path(tempfile.mkdtemp(prefix=".stills-partial-", dir=target))
+        try:
+            prepare_stills(stills_tmp)
+            os.replace(stills_tmp, target / "stills")
+        finally:
+            shutil.rmtree(stills_tmp, ignore_errors=True)
+        for old in root.glob("embedded-*"):
+            if old != target and old.is_dir() and (old / MANIFEST_NAME).is_file():
+                shutil.rmtree(old, ignore_errors=True)
     assert isinstance(manifest, Manifest)
     return target

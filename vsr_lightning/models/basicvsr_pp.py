@@ -127,6 +127,11 @@ class BasicVSRPlusPlus(nn.Module):
         return self.reconstruction.append_identity_blocks(num_new_blocks)
 
     # ------------------------------------------------------------------ flow
+    def _flow_is_constant_zero(self) -> bool:
+        """An untrained SPyNet that gets no gradient computes zero flow: skip it (most of a tiny model's cost)."""
+        learning = torch.is_grad_enabled() and any(p.requires_grad for p in self.spynet.parameters())
+        return not learning and self.spynet.predicts_zero()
+
     def _compute_flows(self, lqs_small: Tensor) -> tuple[Tensor, Tensor]:
         """Flows between neighbours on 1/4-size frames.
 
@@ -135,6 +140,9 @@ class BasicVSRPlusPlus(nn.Module):
         points into frame k (official ``flows_forward``, used by forward branches).
         """
         n, t, c, h, w = lqs_small.shape
+        if self._flow_is_constant_zero():
+            zeros = lqs_small.new_zeros(n, t - 1, 2, h, w)
+            return zeros, zeros
         a = lqs_small[:, :-1].reshape(-1, c, h, w)
         b = lqs_small[:, 1:].reshape(-1, c, h, w)
         to_next = self.spynet(a, b).view(n, t - 1, 2, h, w)

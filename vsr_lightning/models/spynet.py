@@ -62,7 +62,16 @@ class SpyNet(nn.Module):
                 nn.init.zeros_(last.weight)
                 nn.init.zeros_(last.bias)
 
-    def _process(self, ref: Tensor, supp: Tensor) -> Tensor:
+    def predicts_zero(self) -> bool:
+        """True when every level's last convolution is zero: the flow is then exactly zero for any input.
+
+        An untrained SPyNet starts that way; while it is also frozen, callers may skip its forward pass.
+        """
+        return all(not m.basic_module[-1].weight.any() and not m.basic_module[-1].bias.any()
+                   for m in self.basic_module)
+
+    def _process(self, ref: Tensor, supp: Tensor, level_flows: list[Tensor] | None = None) -> Tensor:
+        """The finest flow; ``level_flows``, when given, collects every level's flow (unsupervised training)."""
         refs = [(ref - self.mean) / self.std]
         supps = [(supp - self.mean) / self.std]
         for _ in range(self.num_levels - 1):
@@ -84,6 +93,8 @@ class SpyNet(nn.Module):
                     up = F.pad(up, [0, 1, 0, 0], mode="replicate")
             warped = flow_warp(s, up.permute(0, 2, 3, 1), padding_mode="border")
             flow = self.basic_module[level](torch.cat([r, warped, up], dim=1)) + up
+            if level_flows is not None:
+                level_flows.append(flow)
         assert flow is not None
         return flow
 
