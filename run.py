@@ -8,10 +8,12 @@ sends them to SLURM).
 
 from __future__ import annotations
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
-from vsr_lightning.config_schema import register_configs
+from vsr_lightning.config_schema import UnknownConfigKey, check_known_keys, register_configs
 from vsr_lightning.jobs.experiment_runner import run_experiment
 
 register_configs()
@@ -19,6 +21,11 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
+    try:  # Hydra lets ``+key=value`` add a key the schema lacks: refuse it before anything runs
+        check_known_keys(cfg)
+    except UnknownConfigKey as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     run_experiment(cfg)
 
 

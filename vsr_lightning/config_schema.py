@@ -2,11 +2,18 @@
 
 Hydra composes ``conf/`` on top of :class:`TrainConfig` (registered as ``train_schema``). Sections
 holding ``_target_`` objects (``data``, the networks) stay free-form: Hydra checks them when it
-instantiates them, which is also before any training starts.
+instantiates them, which is also before any training starts. Hydra lets ``+key=value`` add a key the
+schema does not have (and that key would still change a job's cache key), so :func:`check_known_keys`
+walks the composed configuration, and every arm's overrides, against the schema before anything runs.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import inspect
+import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,3 +162,94 @@ class TrainConfig:
 def register_configs() -> None:
     """Make ``train_schema`` available to ``conf/train.yaml``'s defaults list."""
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+
+
+class UnknownConfigKey(ValueError):
+    """A key the schema does not know: a typo, or a ``+key`` that nothing reads."""
+
+
+def _schema_fields(schema: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(schema)
+    return {f.name: hints[f.name] for f in dataclasses.fields(schema)}
+
+
+def _problem(key: str, known: list[str], prefix: str, where: str) -> tuple[str, str]:
+    """(dotted key, what is wrong with it, with the closest known key when there is one)."""
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {prefix + close[0]!r}?" if close else ""
+    return f"{prefix}{key}", f"not {where}, so nothing would read it{hint}"
+
+
+def unknown_keys(cfg: Mapping[str, Any], schema: type = TrainConfig, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted key, problem) for every key of ``cfg`` outside ``schema``.
+
+    Only dataclass-typed sections are walked: ``Any`` and ``dict`` ones (networks, data, trainer, arms)
+    are free-form by design.
+    """
+    fields = _schema_fields(schema)
+    for key in cfg:
+        if key not in fields:
+            yield _problem(str(key), list(fields), prefix, "in the schema (vsr_lightning/config_schema.py)")
+            continue
+        kind, value = fields[key], cfg[key]
+        if dataclasses.is_dataclass(kind) and isinstance(value, Mapping):
+            yield from unknown_keys(value, kind, f"{prefix}{key}.")
+
+
+def _section(cfg: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
+    for key in keys:
+        value = cfg.get(key) if isinstance(cfg, Mapping) else None
+        cfg = value if isinstance(value, Mapping) else {}
+    return cfg
+
+
+TARGET_SECTIONS: dict[tuple[str, ...], str | None] = {
+    ("stage1", "model"): None, ("stage2", "model"): None, ("data",): None, ("trainer",): "lightning.pytorch.Trainer",
+}
+"""Free-form sections built from a ``_target_`` (or, for ``trainer``, passed to Lightning's Trainer): their
+keys are checked against that constructor."""
+
+
+def _constructor_params(target: Any) -> list[str] | None:
+    """Keyword parameters of the class a (trusted, composed) ``_target_`` names; None: anything goes."""
+    from hydra.utils import get_class
+
+    try:
+        params = inspect.signature(get_class(target)).parameters.values()
+    except (ImportError, ValueError, TypeError):
+        return None  # Hydra's instantiate reports it
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def unknown_target_keys(cfg: Mapping[str, Any], root: Mapping[str, Any], prefix: str = ""
+                        ) -> Iterator[tuple[str, str]]:
+    """Keys of the networks and the data module that their constructors do not take.
+
+    The class is the section's ``_target_`` (for an arm's partial override: the root's); Hydra's own
+    ``_name_`` keys pass.
+    """
+    for path, default in TARGET_SECTIONS.items():
+        section = _section(cfg, *path)
+        target = section.get("_target_", _section(root, *path).get("_target_", default))
+        params = _constructor_params(target) if isinstance(target, str) and section else None
+        if params is None:
+            continue
+        for key in section:
+            if not (key in params or (str(key).startswith("_") and str(key).endswith("_"))):
+                yield _problem(str(key), params, f"{prefix}{'.'.join(path)}.",
+                               f"a parameter of {str(target).rsplit('.', 1)[-1]}")
+
+
+def check_known_keys(cfg: Mapping[str, Any]) -> None:
+    """Refuse the first unknown key of the composed configuration or of an experiment arm, naming it."""
+    arms = _section(cfg, "experiment", "arms")
+    found = [*unknown_keys(cfg), *unknown_target_keys(cfg, cfg)]
+    for arm, overrides in arms.items():
+        if isinstance(overrides, Mapping):
+            prefix = f"experiment.arms.{arm}."
+            found += [*unknown_keys(overrides, TrainConfig, prefix), *unknown_target_keys(overrides, cfg, prefix)]
+    if found:
+        key, problem = found[0]
+        raise UnknownConfigKey(f"unknown config key {key!r}: {problem}")

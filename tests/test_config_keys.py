@@ -1,0 +1,87 @@
+"""Every key the schema does not know fails at start, ``+key`` included; the legitimate ``+`` forms still work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+
+from vsr_lightning.config_schema import UnknownConfigKey, check_known_keys, register_configs
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+SCHEMA = "not in the schema (vsr_lightning/config_schema.py), so nothing would read it"
+
+register_configs()
+
+
+def _compose(overrides: list[str]):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="train", overrides=overrides, return_hydra_config=False)
+
+
+@pytest.mark.parametrize(("override", "line"), [
+    ("+stage1.max_step=3", f"'stage1.max_step': {SCHEMA}; did you mean 'stage1.max_steps'?"),
+    ("+stage1.optim.lrr=0.1", f"'stage1.optim.lrr': {SCHEMA}; did you mean 'stage1.optim.lr'?"),
+    ("+stage2.evaluation.ttta=true", f"'stage2.evaluation.ttta': {SCHEMA}; did you mean 'stage2.evaluation.tta'?"),
+    ("+zzz=1", f"'zzz': {SCHEMA}"),
+    ("+stage1.model.mid_channel=8", "'stage1.model.mid_channel': not a parameter of BasicVSRPlusPlus, so nothing "
+                                    "would read it; did you mean 'stage1.model.mid_channels'?"),
+    ("+stage2.model.embed_dimm=8", "'stage2.model.embed_dimm': not a parameter of SwinIR, so nothing would read "
+                                   "it; did you mean 'stage2.model.embed_dim'?"),
+    ("+data.patch_size=32", "'data.patch_size': not a parameter of VideoDataModule, so nothing would read it; "
+                            "did you mean 'data.batch_size'?"),
+    ("+trainer.max_step=3", "'trainer.max_step': not a parameter of Trainer, so nothing would read it; did you mean "
+                            "'trainer.max_steps'?"),
+])
+def test_added_unknown_keys_are_refused_naming_the_key(override, line):
+    cfg = _compose([override])  # Hydra itself accepts them
+    with pytest.raises(UnknownConfigKey) as info:
+        check_known_keys(cfg)
+    assert str(info.value) == f"unknown config key {line}"
+
+
+def test_arm_overrides_are_checked_before_any_arm_runs():
+    cfg = _compose(["+experiment=ablation_pqf", "+experiment.arms.pqf.stage1.max_step=3"])
+    with pytest.raises(UnknownConfigKey) as info:
+        check_known_keys(cfg)
+    assert str(info.value) == (f"unknown config key 'experiment.arms.pqf.stage1.max_step': {SCHEMA}; did you mean "
+                               "'experiment.arms.pqf.stage1.max_steps'?")
+    cfg = _compose(["+experiment=ablation_pqf", "+experiment.arms.pqf.stage1.model.propagaton=pqf"])
+    with pytest.raises(UnknownConfigKey, match=r"^unknown config key 'experiment\.arms\.pqf\.stage1\.model\."
+                                               r"propagaton': not a parameter of BasicVSRPlusPlus"):
+        check_known_keys(cfg)
+
+
+def test_keys_without_plus_still_fail_at_composition():
+    with pytest.raises(ConfigCompositionException, match="stage1.max_step"):
+        _compose(["stage1.max_step=3"])
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_experiment_and_its_arms_pass(name):
+    cfg = _compose([f"+experiment={name}"])
+    check_known_keys(cfg)
+    for arm in list(cfg.experiment.arms):
+        check_known_keys(_compose([f"+experiment={name}", f"arm={arm}"]))
+
+
+def test_known_keys_added_to_free_form_sections_pass():
+    check_known_keys(_compose(["+trainer.max_time=00:00:05:00", "stage1.model.pqf_period=3", "data.patch=32",
+                               "+stage1.model._convert_=all"]))
+
+
+def test_run_py_exits_2_with_one_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "+stage1.max_step=3", f"paths.output_root={tmp_path}", "logger=none"],
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+    )
+    assert (proc.returncode, proc.stderr, proc.stdout) == (
+        2, f"error: unknown config key 'stage1.max_step': {SCHEMA}; did you mean 'stage1.max_steps'?\n", "")
+    assert not (tmp_path / "runs").exists()
