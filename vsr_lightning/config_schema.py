@@ -102,6 +102,8 @@ class PretrainConfig:
     frames_per_video: int = 2
     loss: str = "charbonnier"
     optim: OptimConfig = field(default_factory=OptimConfig)
+    val_every: int | None = None
+    """Checkpoint interval in steps (no validation here; resume is exact); None: at the end only."""
 
 
 @dataclass

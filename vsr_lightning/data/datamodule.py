@@ -15,7 +15,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, WeightedRandomSampler
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from vsr_lightning.data.cleaning import CleaningRule, Drop, apply_cleaning, write_cleaning_report
 from vsr_lightning.data.embedded import ensure_embedded_dataset
@@ -24,6 +24,15 @@ from vsr_lightning.data.hevc import HevcConfig
 from vsr_lightning.data.manifest import Manifest, VideoEntry
 from vsr_lightning.data.paired_augment import AugmentConfig
 from vsr_lightning.data.paired_datasets import PairedClipDataset, PairedVideoDataset, collate_videos
+from vsr_lightning.data.resumable import (
+    SALT_ITEM,
+    ResumableSampler,
+    load_resumable_state,
+    resolve_seed,
+    resumable_state,
+    resume_point,
+    sample_rng,
+)
 
 EMBEDDED = "embedded"
 """A source root of ``"embedded"`` means the embedded default dataset (built on first use)."""
@@ -108,6 +117,8 @@ class VideoDataModule(L.LightningDataModule):
         self.embedded_root, self.embedded_clip_frames = embedded_root, embedded_clip_frames
         self.qp, self.duplicate_threshold = qp, duplicate_threshold
         self.val_max_frames, self.frame_source, self.seed = val_max_frames, frame_source, seed
+        self.data_seed = resolve_seed(seed)  # every training sample is a function of (data_seed, sample number)
+        self._resume_batches: int | None = None
         self.dropped: list[Drop] = []
         self.manifests: dict[str, Manifest] = {}
         self.train_set: ConcatDataset | None = None
@@ -179,10 +190,13 @@ class VideoDataModule(L.LightningDataModule):
 
     # -- loaders -------------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
-        sampler = WeightedRandomSampler(self._weights, self.samples_per_epoch, replacement=True, generator=generator)
-        return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
-                          worker_init_fn=_worker_init, persistent_workers=self.num_workers > 0, drop_last=True)
+        """Sample numbers in order, each item drawn from ``(data_seed, number)``; resumes mid-epoch."""
+        sampler = ResumableSampler(self.samples_per_epoch, self.batch_size, drop_last=True)
+        sampler.start_at_batch(resume_point(self, self._resume_batches))
+        self._resume_batches = None
+        items = WeightedSamples(self.train_set, self._weights, self.data_seed)
+        return DataLoader(items, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0, drop_last=True)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=1, shuffle=False, num_workers=0, collate_fn=collate_videos)
@@ -190,8 +204,29 @@ class VideoDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self.val_dataloader()
 
+    # -- checkpoints -----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return resumable_state(self)
 
-def _worker_init(worker_id: int) -> None:
-    info = torch.utils.data.get_worker_info()
-    for ds in info.dataset.datasets:
-        ds.worker_init(worker_id)
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.data_seed, self._resume_batches = load_resumable_state(state_dict, self.data_seed)
+
+
+class WeightedSamples(Dataset):
+    """Sample number ``n`` -> one training item: the source clip drawn with the sources' weights, and
+    the window, crop and augmentations, all from a generator seeded by ``(seed, n)`` alone."""
+
+    def __init__(self, datasets: ConcatDataset, weights: torch.Tensor, seed: int) -> None:
+        self.datasets, self.seed = datasets, seed
+        p = weights.double().numpy()
+        self._p = p / p.sum()
+
+    def __len__(self) -> int:
+        return len(self.datasets)
+
+    def __getitem__(self, number: int) -> dict:
+        rng = sample_rng(self.seed, SALT_ITEM, number)
+        index = int(rng.choice(len(self._p), p=self._p))
+        which = next(i for i, end in enumerate(self.datasets.cumulative_sizes) if index < end)
+        local = index - (self.datasets.cumulative_sizes[which - 1] if which else 0)
+        return self.datasets.datasets[which].sample(local, rng)

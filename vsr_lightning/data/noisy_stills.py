@@ -16,11 +16,25 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vsr_lightning.data.errors import DataError
+from vsr_lightning.data.resumable import (
+    SALT_ITEM,
+    ResumableSampler,
+    epoch_permutation,
+    load_resumable_state,
+    resolve_seed,
+    resumable_state,
+    resume_point,
+    sample_rng,
+)
 from vsr_lightning.data.video_io import read_png
 
 
 class NoisyStillsDataset(Dataset):
-    """Random crops of clean images with Gaussian noise of a random level in ``sigma_range`` (0-255 scale)."""
+    """Random crops of clean images with Gaussian noise of a random level in ``sigma_range`` (0-255 scale).
+
+    Direct indexing draws from one running generator; :class:`NumberedStills` (the training loader)
+    makes each item a function of ``(seed, sample number)`` instead, for exact resume.
+    """
 
     def __init__(self, images: Sequence[Path], patch: int = 48, sigma_range: Sequence[float] = (0.0, 50.0),
                  samples_per_epoch: int = 256, seed: int | None = None) -> None:
@@ -37,18 +51,41 @@ class NoisyStillsDataset(Dataset):
         return self.samples
 
     def __getitem__(self, index: int) -> dict:
+        return self.sample(index, self._rng)
+
+    def sample(self, index: int, rng: np.random.Generator) -> dict:
+        """Item ``index`` (image ``index`` modulo their number) with crop, flips and noise drawn from ``rng``."""
         image = self.images[index % len(self.images)]
         h, w = image.shape[:2]
-        y, x = self._rng.integers(0, h - self.patch + 1), self._rng.integers(0, w - self.patch + 1)
+        y, x = rng.integers(0, h - self.patch + 1), rng.integers(0, w - self.patch + 1)
         crop = image[y : y + self.patch, x : x + self.patch]
-        if self._rng.random() < 0.5:
+        if rng.random() < 0.5:
             crop = crop[:, ::-1]
-        if self._rng.random() < 0.5:
+        if rng.random() < 0.5:
             crop = crop.transpose(1, 0, 2)
         clean = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float() / 255
-        sigma = self._rng.uniform(*self.sigma_range) / 255
-        noise = torch.from_numpy(self._rng.standard_normal(clean.shape).astype(np.float32)) * sigma
+        sigma = rng.uniform(*self.sigma_range) / 255
+        noise = torch.from_numpy(rng.standard_normal(clean.shape).astype(np.float32)) * sigma
         return {"lq": clean + noise, "gt": clean}
+
+
+class NumberedStills(Dataset):
+    """Sample number ``n`` of epoch ``e = n // samples``: item ``permutation(seed, e)[n % samples]`` (each item
+    once per epoch, as a shuffled loader), its crop and noise drawn from ``(seed, n)`` alone."""
+
+    def __init__(self, dataset: NoisyStillsDataset, seed: int) -> None:
+        self.dataset, self.seed = dataset, seed
+        self._order: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, number: int) -> dict:
+        epoch, position = divmod(number, len(self.dataset))
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, epoch_permutation(self.seed, epoch, len(self.dataset)))
+        index = int(self._order[1][position])
+        return self.dataset.sample(index, sample_rng(self.seed, SALT_ITEM, number))
 
 
 class NoisyStillsDataModule(L.LightningDataModule):
@@ -59,6 +96,18 @@ class NoisyStillsDataModule(L.LightningDataModule):
         super().__init__()
         self.dataset = NoisyStillsDataset(images, patch, sigma_range, samples_per_epoch, seed)
         self.batch_size = batch_size
+        self.data_seed = resolve_seed(seed)
+        self._resume_batches: int | None = None
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True, drop_last=True)
+        sampler = ResumableSampler(len(self.dataset), self.batch_size, drop_last=True)
+        sampler.start_at_batch(resume_point(self, self._resume_batches))
+        self._resume_batches = None
+        return DataLoader(NumberedStills(self.dataset, self.data_seed), batch_size=self.batch_size, sampler=sampler,
+                          drop_last=True)
+
+    def state_dict(self) -> dict:
+        return resumable_state(self)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.data_seed, self._resume_batches = load_resumable_state(state_dict, self.data_seed)

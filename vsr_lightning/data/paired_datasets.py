@@ -98,18 +98,22 @@ class PairedClipDataset(Dataset):
         self._rng = np.random.default_rng([base, worker_id])
 
     def __getitem__(self, index: int) -> dict:
+        return self.sample(index, self._rng)
+
+    def sample(self, index: int, rng: np.random.Generator) -> dict:
+        """Item ``index`` with its window, crop and augmentations drawn from ``rng`` (and nothing else)."""
         v = index % len(self.videos)
         entry, frames = self.videos[v], self._frames[v]
-        start = int(self._rng.integers(0, len(frames) - self.window + 1))
+        start = int(rng.integers(0, len(frames) - self.window + 1))
         chosen = frames[start : start + self.window]
         lq_store, gt_store = self._stores[v]
         lq, gt = lq_store.load(chosen), gt_store.load(chosen)
         if lq.shape != gt.shape:
             raise DataError(lq_store.folder, f"LQ frames {lq.shape} and GT frames {gt.shape} differ in size")
         flags = np.stack([np.asarray(entry.pqf)[chosen], np.asarray(entry.qp)[chosen]], axis=1)
-        lq, gt = random_crop(lq, gt, self.patch, self._rng)
+        lq, gt = random_crop(lq, gt, self.patch, rng)
         if self.augment is not None:
-            lq, gt, flags = paired_augment(lq, gt, flags, self.augment, self._rng)
+            lq, gt, flags = paired_augment(lq, gt, flags, self.augment, rng)
         return {
             "lq": to_tensor(np.ascontiguousarray(lq)),
             "gt": to_tensor(np.ascontiguousarray(gt)),

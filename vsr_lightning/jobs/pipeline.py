@@ -200,6 +200,7 @@ class Pipeline:
         pre, s2 = self.cfg.pretrain, self.cfg.stage2
         spec = {"pretrain": _plain(pre), "model": _plain(s2.model), "manifest": self.manifest_hash,
                 "seed": self.cfg.seed, "trainer": self.trainer_kwargs, "steps": self.steps(pre.max_steps)}
+        spec["pretrain"].pop("val_every", None)  # checkpoint interval: resume is exact, results do not change
         job = JobDir.create(self.runs_dir, "pretrain", spec)
         with job.lock():
             if (done := job.result()) is not None:
@@ -220,7 +221,9 @@ class Pipeline:
             system = StageTwoSystem(net, job_type="pretrain", model_config=_plain(s2.model),
                                     lineage=[{"job": job.key, "pretrain": "gaussian denoising"}],
                                     **self._system_kwargs(pre, self.steps(pre.max_steps)))
-            fit = FitSpec(job, system, data, self.steps(pre.max_steps), None, self.trainer_kwargs, self.cfg.logger,
+            n_steps = self.steps(pre.max_steps)
+            fit = FitSpec(job, system, data, n_steps, self.val_every(pre.val_every, n_steps), self.trainer_kwargs,
+                          self.cfg.logger,
                           f"pretrain-{job.key}", "pretrain", self.log_config("pretrain"), evaluate=False)
             return run_fit(fit)
 

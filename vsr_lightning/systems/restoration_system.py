@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -84,6 +85,7 @@ class RestorationSystem(L.LightningModule):
         self.last_val_metrics: dict[str, float] = {}
         self._train_seconds = 0.0
         self._step_started: float | None = None
+        self._step_seed = torch.initial_seed()  # the job's seed (set just before); kept in checkpoints
 
     # -- hooks for subclasses --------------------------------------------------------------------
     def training_pair(self, batch: dict) -> tuple[Tensor, Tensor]:
@@ -120,6 +122,8 @@ class RestorationSystem(L.LightningModule):
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self._step_started = time.perf_counter()
+        # any randomness of the step itself (dropout, drop-path) is a function of (seed, step): exact resume
+        torch.manual_seed(step_seed(self._step_seed, self.global_step))
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.ema is not None:
@@ -202,11 +206,13 @@ class RestorationSystem(L.LightningModule):
         checkpoint["vsr_job_type"] = self.job_type
         checkpoint["vsr_train_seconds"] = self._train_seconds
         checkpoint["vsr_val_history"] = self.val_history
+        checkpoint["vsr_step_seed"] = self._step_seed
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.lineage = checkpoint.get("vsr_lineage", self.lineage)
         self._train_seconds = checkpoint.get("vsr_train_seconds", 0.0)
         self.val_history = [tuple(v) for v in checkpoint.get("vsr_val_history", [])]
+        self._step_seed = checkpoint.get("vsr_step_seed", self._step_seed)
 
     def time_to_final_psnr(self, tolerance_db: float = 0.005) -> float | None:
         """Training seconds until validation first came within ``tolerance_db`` of its final PSNR."""
@@ -214,3 +220,8 @@ class RestorationSystem(L.LightningModule):
             return None
         final = self.val_history[-1][1]
         return next(t for t, psnr in self.val_history if psnr >= final - tolerance_db)
+
+
+def step_seed(seed: int, step: int) -> int:
+    """Seed of the global torch generator for training step ``step`` (a hash of seed and step)."""
+    return int(np.random.SeedSequence([int(seed) % 2**63, 2, int(step)]).generate_state(1, np.uint64)[0])
