@@ -26,6 +26,7 @@ from vsr_lightning.data.paired_augment import AugmentConfig
 from vsr_lightning.data.paired_datasets import PairedClipDataset, PairedVideoDataset, collate_videos
 from vsr_lightning.data.resumable import (
     SALT_ITEM,
+    ResumableDataLoader,
     ResumableSampler,
     load_resumable_state,
     resolve_seed,
@@ -195,8 +196,8 @@ class VideoDataModule(L.LightningDataModule):
         sampler.start_at_batch(resume_point(self, self._resume_batches))
         self._resume_batches = None
         items = WeightedSamples(self.train_set, self._weights, self.data_seed)
-        return DataLoader(items, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, drop_last=True)
+        return ResumableDataLoader(items, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
+                                   persistent_workers=self.num_workers > 0, drop_last=True)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=1, shuffle=False, num_workers=0, collate_fn=collate_videos)

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.resumable import (
     SALT_ITEM,
+    ResumableDataLoader,
     ResumableSampler,
     epoch_permutation,
     load_resumable_state,
@@ -103,8 +104,8 @@ class NoisyStillsDataModule(L.LightningDataModule):
         sampler = ResumableSampler(len(self.dataset), self.batch_size, drop_last=True)
         sampler.start_at_batch(resume_point(self, self._resume_batches))
         self._resume_batches = None
-        return DataLoader(NumberedStills(self.dataset, self.data_seed), batch_size=self.batch_size, sampler=sampler,
-                          drop_last=True)
+        return ResumableDataLoader(NumberedStills(self.dataset, self.data_seed), batch_size=self.batch_size,
+                                   sampler=sampler, drop_last=True)
 
     def state_dict(self) -> dict:
         return resumable_state(self)

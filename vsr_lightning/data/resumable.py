@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Sampler
 
 SALT_ITEM = 0
 """Stream of one item's randomness."""
@@ -90,3 +90,14 @@ def resume_point(datamodule: Any, saved: int | None) -> int:
         return int(saved)
     trainer = datamodule.trainer
     return trainer.global_step * trainer.accumulate_grad_batches if trainer is not None else 0
+
+
+class ResumableDataLoader(DataLoader):
+    """A DataLoader Lightning treats as resumable: its position is restored through the data module's
+    state (see :func:`resumable_state`), so its own state is only a marker."""
+
+    def state_dict(self) -> dict:
+        return {"resumable": True}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        pass  # the sampler is placed by the data module from the checkpoint's consumed batches
