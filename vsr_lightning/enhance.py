@@ -42,6 +42,7 @@ from vsr_lightning.models.pqf import fixed_period_pqf
 from vsr_lightning.models.tta import tta_x8
 from vsr_lightning.staged_output import StagedOutput
 from vsr_lightning.systems.checkpoint_io import load_network
+from vsr_lightning.zoo.registry import is_zoo_name, provenance
 
 VideoFn = Callable[..., Tensor]
 
@@ -577,7 +578,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", type=Path, help="any FFmpeg-readable video, or raw 8-bit YUV 4:2:0 (.yuv, with --size)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output video file, or folder with --png")
-    p.add_argument("--stage1", type=Path, required=True, help="stage-one checkpoint (ours or official BasicVSR++)")
+    p.add_argument("--stage1", type=Path, required=True,
+                   help="stage-one checkpoint (ours, official BasicVSR++, or a zoo name such as zoo:<entry>)")
     p.add_argument("--stage2", type=Path, help="stage-two checkpoint (ours or official SwinIR)")
     p.add_argument("--tta", action="store_true", help="x8 flip/transpose test-time augmentation")
     p.add_argument("--tta-temporal", action="store_true", help="with --tta, also average over time reversal (x16)")
@@ -628,6 +630,9 @@ def _fmt_db(value: float) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        for net in (args.stage1, args.stage2):
+            if is_zoo_name(net):
+                print(f"using {provenance(net)}")
         result = enhance_file(
             args.input, args.output, args.stage1, args.stage2, reference=args.reference, size=args.size,
             fps=args.fps, chunk=args.chunk, overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap,

@@ -22,6 +22,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from vsr_lightning.zoo.registry import resolve_weights_path
+
 Layout = Literal["auto", "mmagic", "basicsr", "plain"]
 
 _MM_SPYNET = re.compile(r"(basic_module\.\d+\.basic_module\.)(\d+)\.conv\.(weight|bias)$")
@@ -35,7 +37,11 @@ _BLOCKED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
 def read_checkpoint(path: str | Path) -> Mapping[str, Any]:
-    """torch.load with weights_only=True; any failure becomes a ValueError naming the file."""
+    """torch.load with weights_only=True; any failure becomes a ValueError naming the file.
+
+    ``path`` may be a zoo name (``zoo:spynet``): its shipped file, checked against the manifest's hash.
+    """
+    path = resolve_weights_path(path)
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
@@ -171,7 +177,8 @@ def load_basicvsr_pp_weights(
 
 
 def load_spynet_weights(spynet: nn.Module, path: str | Path, prefer_ema: bool = True) -> str:
-    """Load SPyNet weights: standalone files or the ``spynet.*`` part of a full BasicVSR++ checkpoint."""
+    """Load SPyNet weights: a zoo name (``zoo:spynet``), standalone files or the ``spynet.*`` part of a full
+    BasicVSR++ checkpoint."""
     sd, layout = extract_state_dict(read_checkpoint(path), path, prefer_ema)
     if any(k.startswith("spynet.") for k in sd):
         sd = {k[len("spynet."):]: v for k, v in sd.items() if k.startswith("spynet.")}

@@ -1,0 +1,82 @@
+"""The model zoo mechanism: publish, find by name, check the hash, refuse damaged files; pinned footage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from vsr_lightning.data.errors import DataError
+from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
+from vsr_lightning.models.checkpoints import read_checkpoint
+from vsr_lightning.models.spynet import SpyNet
+from vsr_lightning.systems.checkpoint_io import load_network
+from vsr_lightning.zoo import footage, registry
+from vsr_lightning.zoo.publish import publish
+
+ZOO_BUDGET_BYTES = 20 * 2**20
+
+TINY_STAGE1 = {"_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus", "mid_channels": 8, "num_blocks": 1,
+               "num_reconstruction_blocks": 1, "deform_groups": 2, "hr_channels": 8}
+
+
+@pytest.fixture
+def temp_zoo(tmp_path, monkeypatch) -> Path:
+    """An empty zoo in a temporary folder in place of the package's."""
+    monkeypatch.setattr(registry, "ZOO_DIR", tmp_path)
+    monkeypatch.setattr(registry, "MANIFEST", tmp_path / "manifest.json")
+    registry._manifest.cache_clear()
+    yield tmp_path
+    registry._manifest.cache_clear()
+
+
+def test_shipped_zoo_matches_its_manifest_and_fits_git():
+    total = 0
+    for name in json.loads(registry.MANIFEST.read_text()) if registry.MANIFEST.is_file() else {}:
+        total += registry.zoo_weights(f"zoo:{name}").stat().st_size
+    assert total <= ZOO_BUDGET_BYTES
+
+
+def test_published_networks_load_back_by_name(temp_zoo):
+    torch.manual_seed(0)
+    spynet = SpyNet()
+    torch.nn.init.normal_(spynet.basic_module[5].basic_module[-1].weight, std=0.01)
+    publish("flow", spynet, {"_target_": "vsr_lightning.models.spynet.SpyNet"}, training_data="test frames",
+            steps=1, recipe="test", metrics={})
+    loaded = SpyNet(load_path="zoo:flow")
+    assert all(torch.equal(a, b) for a, b in zip(spynet.state_dict().values(), loaded.state_dict().values(),
+                                                 strict=True))
+    net = BasicVSRPlusPlus(**{k: v for k, v in TINY_STAGE1.items() if k != "_target_"})
+    publish("s1", net, TINY_STAGE1, job_type="stage1", training_data="test clips", steps=2, recipe="test", metrics={})
+    back = load_network("zoo:s1", "stage1")
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), back.state_dict().values(), strict=True))
+    assert registry.provenance("zoo:s1").startswith("zoo:s1: BasicVSRPlusPlus, trained on test clips (2 steps), ")
+
+
+def test_damaged_or_unknown_entries_are_refused(temp_zoo):
+    publish("flow", SpyNet(), {"_target_": "vsr_lightning.models.spynet.SpyNet"}, training_data="x", steps=1,
+            recipe="test", metrics={})
+    weights = temp_zoo / "weights" / "flow.pt"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"^zoo:flow: .*flow\.pt does not match the manifest's SHA-256"):
+        read_checkpoint("zoo:flow")
+    with pytest.raises(ValueError, match=r"^zoo:nope: no such zoo entry \(known: flow\)$"):
+        registry.zoo_weights("zoo:nope")
+
+
+def test_footage_refuses_a_wrong_archive(tmp_path):
+    fake = tmp_path / "mvtb_data-1.6.1-py3-none-any.whl"
+    fake.write_bytes(b"not the pinned wheel")
+    with pytest.raises(DataError, match="SHA-256 differs from the pinned"):
+        footage.fetch_archive("mvtb-data-1.6.1", local=fake)
+
+
+def test_no_clip_is_both_trained_on_and_held_out():
+    train = {(c.archive, c.member) for c in footage.clips("train")}
+    heldout = {(c.archive, c.member) for c in footage.clips("heldout")}
+    assert train and heldout and not train & heldout
+    assert all(Path(m).suffix in (".mp4", ".avi") for _, m in train | heldout)

@@ -1,0 +1,1 @@
+"""The model zoo: pretrained starting points trained by this project, their recipes and pinned footage."""

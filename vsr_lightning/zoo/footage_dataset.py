@@ -1,0 +1,41 @@
+"""The zoo's extra training data: the ``train`` footage compressed like the embedded default (HEVC LDP, QP 37)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vsr_lightning.data.cache_lock import exclusive_lock
+from vsr_lightning.data.dataset_builder import BuildOptions, ClipSpec, SourceSpec, build_dataset, split_clips
+from vsr_lightning.data.hevc import HevcConfig
+from vsr_lightning.data.manifest import MANIFEST_NAME
+from vsr_lightning.data.video_io import VideoReader
+from vsr_lightning.zoo.footage import clips, footage_path, footage_root
+
+CLIP_FRAMES = 25
+
+
+def footage_clip_specs(role: str = "train", clip_frames: int = CLIP_FRAMES) -> list[ClipSpec]:
+    out = []
+    for clip in clips(role):
+        path = footage_path(clip)
+        usable = VideoReader(path).info.num_frames - 2  # some containers announce a frame they do not hold
+        source = SourceSpec(path=path, resize=clip.resize)
+        for i, (a, b) in enumerate(split_clips(usable, clip_frames)):
+            out.append(ClipSpec(f"{clip.name}_{i:03d}", role, source, a, b))
+    return out
+
+
+def ensure_footage_dataset(role: str = "train", qp: int = 37, root: Path | None = None) -> Path:
+    """The footage of ``role`` as a dataset (LDV layout, split named after the role), built once."""
+    target = (root or footage_root()) / f"dataset-{role}-qp{qp}"
+    with exclusive_lock(target.parent / f".{target.name}.lock"):
+        if not (target / MANIFEST_NAME).is_file():
+            build_dataset(target, footage_clip_specs(role), name=f"footage-{role}",
+                          options=BuildOptions(hevc=HevcConfig(qp=qp), layout="png", duplicate_threshold=0.3))
+    return target
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(ensure_footage_dataset(sys.argv[1] if len(sys.argv) > 1 else "train"))

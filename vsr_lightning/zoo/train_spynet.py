@@ -1,0 +1,177 @@
+"""Zoo recipe: SPyNet trained without ground-truth flow, by photometric warping on real clips.
+
+``python -m vsr_lightning.zoo.train_spynet`` retrains ``zoo:spynet`` from scratch. The loss is the
+robust (generalised Charbonnier) difference between a frame and its neighbour warped by the predicted
+flow, on every pyramid level, plus an edge-aware first-order smoothness term; pixels that warp from
+outside the frame are left out (the simplest occlusion handling). Frames are taken at 1/2 and 1/1 of the
+clips' working sizes (what stage one feeds SPyNet when it enhances 2x-4x larger frames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from vsr_lightning.models.flow_warp import flow_warp
+from vsr_lightning.models.spynet import SpyNet
+from vsr_lightning.zoo.footage import clips
+from vsr_lightning.zoo.frame_pool import Clip, embedded_training_clips, footage_clips
+
+
+def robust(x: Tensor, eps: float = 0.01, q: float = 0.4) -> Tensor:
+    return (x.abs() + eps) ** q
+
+
+def _warp_valid(supp: Tensor, flow: Tensor) -> tuple[Tensor, Tensor]:
+    f = flow.permute(0, 2, 3, 1)
+    warped = flow_warp(supp, f, padding_mode="border")
+    ones = torch.ones_like(supp[:, :1])
+    valid = (flow_warp(ones, f, padding_mode="zeros") > 0.999).float()
+    return warped, valid
+
+
+def photometric_loss(ref: Tensor, supp: Tensor, flow: Tensor, smooth_weight: float) -> Tensor:
+    """Masked robust warping error plus edge-aware smoothness of ``flow`` (all at ``ref``'s size)."""
+    warped, valid = _warp_valid(supp, flow)
+    data = (robust(ref - warped).mean(1, keepdim=True) * valid).sum() / valid.sum().clamp(min=1)
+    dx_f, dy_f = flow[..., :, 1:] - flow[..., :, :-1], flow[..., 1:, :] - flow[..., :-1, :]
+    dx_i = (ref[..., :, 1:] - ref[..., :, :-1]).abs().mean(1, keepdim=True)
+    dy_i = (ref[..., 1:, :] - ref[..., :-1, :]).abs().mean(1, keepdim=True)
+    smooth = (dx_f.abs() * torch.exp(-10 * dx_i)).mean() + (dy_f.abs() * torch.exp(-10 * dy_i)).mean()
+    return data + smooth_weight * smooth
+
+
+def pyramid_flows(net: SpyNet, ref: Tensor, supp: Tensor) -> list[Tensor]:
+    """The flow of every pyramid level (coarse to fine); inputs a multiple of 32 in size."""
+    flows: list[Tensor] = []
+    net._process(ref, supp, level_flows=flows)
+    return flows
+
+
+def sample_batch(pool: list[Clip], batch: int, patch: int, max_gap: int, max_shift: int) -> tuple[Tensor, Tensor]:
+    """Random (ref, supp) patches: frames up to ``max_gap`` apart, supp's crop moved by up to ``max_shift``
+    pixels (a camera pan), so every batch holds motion to learn from even where the footage is static."""
+    refs, supps = [], []
+    weights = [c.frames.shape[0] for c in pool]
+    for _ in range(batch):
+        clip = random.choices(pool, weights=weights)[0]
+        t, _, h, w = clip.frames.shape
+        gap = random.randint(1, max_gap)
+        i = random.randrange(t - gap)
+        dy, dx = random.randint(-max_shift, max_shift), random.randint(-max_shift, max_shift)
+        y = random.randrange(max_shift, h - patch - max_shift + 1)
+        x = random.randrange(max_shift, w - patch - max_shift + 1)
+        a = clip.frames[i, :, y:y + patch, x:x + patch]
+        b = clip.frames[i + gap, :, y + dy:y + dy + patch, x + dx:x + dx + patch]
+        if random.random() < 0.5:
+            a, b = b, a
+        if random.random() < 0.5:
+            a, b = a.flip(-1), b.flip(-1)
+        refs.append(a)
+        supps.append(b)
+    return torch.stack(refs), torch.stack(supps)
+
+
+def warping_error(net: SpyNet, pool: list[Clip], gap: int = 1) -> tuple[float, float]:
+    """Mean absolute warping error (0-255) of frames ``gap`` apart, with the flow and with zero flow."""
+    err_flow = err_zero = 0.0
+    count = 0
+    with torch.inference_mode():
+        for clip in pool:
+            for i in range(0, clip.frames.shape[0] - gap, 2):
+                ref, supp = clip.frames[i:i + 1], clip.frames[i + gap:i + gap + 1]
+                warped = flow_warp(supp, net(ref, supp).permute(0, 2, 3, 1), padding_mode="border")
+                err_flow += (ref - warped).abs().mean().item() * 255
+                err_zero += (ref - supp).abs().mean().item() * 255
+                count += 1
+    return err_flow / count, err_zero / count
+
+
+SCALES = (0.5, 1.0)
+"""Of the clips' working sizes (bikes 320x136, traffic 352x288, ...): stage one feeds SPyNet 1/4 of the
+frames it enhances, so these cover enhancing at 2x-4x these sizes (up to about 1080p)."""
+
+
+def train(steps: int, batch: int, patch: int, lr: float, seed: int, smooth: float, max_shift: int,
+          log_every: int = 100) -> SpyNet:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    pool = [c for scale in SCALES for c in embedded_training_clips(scale) + footage_clips(clips("train"), scale)]
+    pool = [c for c in pool if min(c.frames.shape[-2:]) >= patch + 2 * max_shift]
+    net = SpyNet()
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    started = time.perf_counter()
+    for step in range(1, steps + 1):
+        ref, supp = sample_batch(pool, batch, patch, max_gap=3, max_shift=max_shift)
+        flows = pyramid_flows(net, ref, supp)
+        loss = ref.new_zeros(())
+        for level, flow in enumerate(flows):
+            size = flow.shape[-2:]
+            r = F.interpolate(ref, size=size, mode="area") if size != ref.shape[-2:] else ref
+            s = F.interpolate(supp, size=size, mode="area") if size != ref.shape[-2:] else supp
+            loss = loss + photometric_loss(r, s, flow, smooth) * 0.5 ** (len(flows) - 1 - level)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % log_every == 0:
+            print(f"step {step}/{steps} loss {loss.item():.4f} {time.perf_counter() - started:.0f}s", flush=True)
+    return net
+
+
+TRAINING_DATA = ("embedded training split (carphone 0-74, bikes 0-174, bigbuckbunny 0-74) and registry footage "
+                 "traffic, box, cup, tree (vsr_lightning/zoo/footage.py), at 1/2 and 1/1 of their working sizes")
+
+MIN_REDUCTION = 0.30
+"""A flow network is published only when it cuts the held-out warping error by this much against zero flow."""
+
+
+def evaluate_and_publish(net: SpyNet, args: argparse.Namespace, publish: bool) -> dict:
+    """Held-out warping error (vtest, megamind at 1/2 of their working size, frames 2 apart); optionally publish."""
+    heldout = footage_clips(clips("heldout"), 0.5, max_frames=120)
+    flow_err, zero_err = warping_error(net.eval(), heldout, gap=2)
+    metrics = {"heldout_warp_mae_flow": round(flow_err, 4), "heldout_warp_mae_zero_flow": round(zero_err, 4),
+               "heldout_warp_error_reduction": round(1 - flow_err / zero_err, 4),
+               "heldout": "vtest 192x144, megamind 180x135 (1/2 of 384x288, 360x270): first 120 frames, pairs (t, t+2) "
+                          "for even t, mean absolute RGB error 0-255"}
+    print(f"held-out warping error: flow {flow_err:.3f}, zero flow {zero_err:.3f}, "
+          f"reduction {100 * (1 - flow_err / zero_err):.1f} %")
+    if publish and metrics["heldout_warp_error_reduction"] < MIN_REDUCTION:
+        raise SystemExit(f"not published: the held-out warping error fell by less than {MIN_REDUCTION:.0%}")
+    if publish:
+        from vsr_lightning.zoo.publish import publish as write_entry
+
+        options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                           if k not in ("out", "publish"))
+        write_entry("spynet", net, {"_target_": "vsr_lightning.models.spynet.SpyNet"}, training_data=TRAINING_DATA,
+                    steps=args.steps, recipe=f"python -m vsr_lightning.zoo.train_spynet {options} --publish",
+                    metrics=metrics)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--patch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--smooth", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-shift", type=int, default=3)
+    parser.add_argument("--out", default=None, help="also save the weights here")
+    parser.add_argument("--publish", action="store_true", help="write the result into the package's zoo")
+    args = parser.parse_args(argv)
+    net = train(args.steps, args.batch, args.patch, args.lr, args.seed, args.smooth, args.max_shift)
+    if args.out:
+        torch.save(net.state_dict(), args.out)
+    evaluate_and_publish(net, args, args.publish)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Zoo recipe: ``python -m vsr_lightning.zoo.train_stage1`` retrains ``zoo:stage1-embedded`` from scratch.
+
+Steps: fetch and compress the pinned ``train`` footage (``footage_dataset``), run
+``run.py +experiment=zoo_stage1`` with that footage added to the embedded training split, then publish
+the job's final weights with its validation PSNR into the package's zoo. Extra arguments are passed
+to ``run.py`` as Hydra overrides (for example ``stage1.max_steps=500`` for a shorter run).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from vsr_lightning.models.checkpoints import read_checkpoint
+from vsr_lightning.systems.checkpoint_io import load_network
+from vsr_lightning.zoo.footage_dataset import ensure_footage_dataset
+from vsr_lightning.zoo.publish import publish
+
+REPO = Path(__file__).resolve().parents[2]
+NAME = "stage1-embedded"
+TRAINING_DATA = ("embedded training split (carphone 0-74, bikes 0-174, bigbuckbunny 0-74) and registry footage "
+                 "traffic, box, cup, tree (25-frame clips, HEVC LDP QP 37)")
+
+
+def training_overrides(footage_root: Path, runs_dir: Path) -> list[str]:
+    sources = ("[{root: embedded, split: train, include: null, exclude: [], weight: 1.0}, "
+               f"{{root: '{footage_root}', split: train, include: null, exclude: [], weight: 1.0}}]")
+    return ["+experiment=zoo_stage1", f"data.train_sources={sources}", "logger=none", f"paths.runs_dir={runs_dir}"]
+
+
+def newest_stage1_job(runs_dir: Path) -> Path:
+    done = sorted(runs_dir.glob("stage1-*/done.json"), key=lambda p: p.stat().st_mtime)
+    if not done:
+        raise SystemExit(f"{runs_dir}: no finished stage-one job")
+    return done[-1].parent
+
+
+def publish_job(job: Path, recipe: str) -> dict:
+    result = json.loads((job / "done.json").read_text())
+    tests = sorted(job.glob("test-*.json"), key=lambda p: p.stat().st_mtime)
+    scores = json.loads(tests[-1].read_text()) if tests else {}
+    config = dict(read_checkpoint(job / "final.ckpt")["vsr_model"])
+    config.pop("spynet_path", None)  # SPyNet's weights are part of the state dict
+    net = load_network(job / "final.ckpt", "stage1")
+    per_video = {video: {"psnr": round(v["psnr"], 4), "psnr_lq": round(v["psnr_lq"], 4),
+                         "gain": round(v["psnr"] - v["psnr_lq"], 4)}
+                 for video, v in scores.get("per_video", {}).items()}
+    gains = [v["gain"] for v in per_video.values()]
+    metrics = {"val_per_video": per_video, "val_mean_gain": round(sum(gains) / max(len(gains), 1), 4),
+               "validation": "embedded default validation split (RGB PSNR, crop 0, per video then mean)"}
+    return publish(NAME, net, config, job_type="stage1", training_data=TRAINING_DATA,
+                   steps=result.get("global_step"), recipe=recipe, metrics=metrics)
+
+
+def main(argv: list[str] | None = None) -> None:
+    extra = list(sys.argv[1:] if argv is None else argv)
+    footage = ensure_footage_dataset("train")
+    runs_dir = footage.parent / "zoo-runs"
+    cmd = [sys.executable, str(REPO / "run.py"), *training_overrides(footage, runs_dir), *extra]
+    subprocess.run(cmd, check=True, cwd=REPO)
+    entry = publish_job(newest_stage1_job(runs_dir), "python -m vsr_lightning.zoo.train_stage1 " + " ".join(extra))
+    print(json.dumps(entry["metrics"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
