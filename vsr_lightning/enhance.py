@@ -42,6 +42,7 @@ from vsr_lightning.models.pqf import fixed_period_pqf
 from vsr_lightning.models.tta import tta_x8
 from vsr_lightning.staged_output import StagedOutput
 from vsr_lightning.systems.checkpoint_io import load_network
+from vsr_lightning.termination import exit_on_sigterm
 from vsr_lightning.zoo.registry import is_zoo_name, provenance
 
 VideoFn = Callable[..., Tensor]
@@ -657,4 +658,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    exit_on_sigterm()  # a cancelled run removes its staged output
     raise SystemExit(main())

@@ -22,6 +22,7 @@ from vsr_lightning.data.embedded import ensure_embedded_dataset
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.hevc import HevcConfig
 from vsr_lightning.data.video_io import VideoReader, parse_size
+from vsr_lightning.termination import exit_on_sigterm
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".y4m", ".yuv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".ts"}
 
@@ -106,5 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli() -> int:
+    """The command line (``python -m vsr_lightning.prepare``, ``vsr-prepare``)."""
+    exit_on_sigterm()  # a cancelled build removes its partial folder
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -85,3 +85,27 @@ def test_missing_and_mismatched_frames_are_named(mini_dataset, tmp_path):
     (root / "manifest.json").write_text("{not json")
     with pytest.raises(DataError, match="manifest.json: malformed manifest"):
         Manifest.load(root)
+
+
+@pytest.mark.slow
+def test_sigterm_during_prepare_leaves_nothing_behind(tmp_path, carphone_path):
+    """A cancelled prepare removes its hidden partial folder and exits 128 + SIGTERM."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(carphone_path, src / "carphone.mp4")
+    out = tmp_path / "out" / "data"
+    out.parent.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "vsr_lightning.prepare", str(src), str(out), "--clip-frames", "8",
+                             "--quiet"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".data.partial-") for p in out.parent.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline, "prepare ended before writing anything"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert list(out.parent.iterdir()) == []
