@@ -53,8 +53,8 @@ def _stage1_net(seed: int = 0) -> BasicVSRPlusPlus:
     net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=2, propagation="pqf",
                            deform_groups=8)
     with torch.no_grad():  # a random, non-trivial residual so every frame really changes
-        for p in net.parameters():
-            p.add_(torch.randn_like(p) * 0.01)
+        for name, p in net.named_parameters():  # small random flows (SPyNet's activations are unit-scale)
+            p.add_(torch.randn_like(p) * (0.0003 if name.startswith("spynet.") else 0.01))
     return net.eval()
 
 

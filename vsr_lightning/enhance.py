@@ -1,6 +1,6 @@
 """Enhance a compressed video file with the two-stage model, streaming it in bounded memory.
 
-    python -m vsr_lightning.enhance in.mkv -o out.mkv --stage1 s1.ckpt [--stage2 s2.ckpt] [--tta]
+    python -m vsr_lightning.enhance in.mkv -o out.mkv [--stage1 s1.ckpt] [--stage2 s2.ckpt | zoo] [--tta]
     python -m vsr_lightning.enhance in.yuv --size 416x240 --fps 30 -o frames/ --png --stage1 s1.ckpt
 
 Frames are decoded lazily and enhanced in temporal chunks that overlap and are blended linearly, so
@@ -43,7 +43,10 @@ from vsr_lightning.models.tta import tta_x8
 from vsr_lightning.staged_output import StagedOutput
 from vsr_lightning.systems.checkpoint_io import load_network
 from vsr_lightning.termination import exit_on_sigterm
-from vsr_lightning.zoo.registry import is_zoo_name, provenance
+from vsr_lightning.zoo.registry import has_zoo_entry, is_zoo_name, provenance
+
+DEFAULT_STAGE1 = "zoo:stage1-embedded"
+DEFAULT_STAGE2 = "zoo:stage2-embedded"
 
 VideoFn = Callable[..., Tensor]
 
@@ -579,9 +582,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", type=Path, help="any FFmpeg-readable video, or raw 8-bit YUV 4:2:0 (.yuv, with --size)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output video file, or folder with --png")
-    p.add_argument("--stage1", type=Path, required=True,
-                   help="stage-one checkpoint (ours, official BasicVSR++, or a zoo name such as zoo:<entry>)")
-    p.add_argument("--stage2", type=Path, help="stage-two checkpoint (ours or official SwinIR)")
+    p.add_argument("--stage1", type=Path, default=None,
+                   help=f"stage-one checkpoint (ours, official BasicVSR++, or a zoo name such as zoo:<entry>; "
+                        f"default: {DEFAULT_STAGE1})")
+    p.add_argument("--stage2", type=Path,
+                   help=f"stage-two checkpoint (ours, official SwinIR, a zoo name, or 'zoo' for {DEFAULT_STAGE2})")
     p.add_argument("--tta", action="store_true", help="x8 flip/transpose test-time augmentation")
     p.add_argument("--tta-temporal", action="store_true", help="with --tta, also average over time reversal (x16)")
     p.add_argument("--reference", type=Path, help="ground truth: print input/output PSNR and the gain")
@@ -628,9 +633,21 @@ def _fmt_db(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.3f}"
 
 
+def zoo_defaults(stage1: Path | None, stage2: Path | None) -> tuple[str | Path, str | Path | None]:
+    """No ``--stage1``: the zoo's stage one; ``--stage2 zoo``: the zoo's refiner (a ValueError if not shipped)."""
+    if stage1 is None:
+        if not has_zoo_entry(DEFAULT_STAGE1):
+            raise ValueError(f"--stage1: no checkpoint given and this installation's zoo has no {DEFAULT_STAGE1}")
+        stage1 = DEFAULT_STAGE1
+    if stage2 is not None and str(stage2) == "zoo":
+        stage2 = DEFAULT_STAGE2
+    return stage1, stage2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        args.stage1, args.stage2 = zoo_defaults(args.stage1, args.stage2)
         for net in (args.stage1, args.stage2):
             if is_zoo_name(net):
                 print(f"using {provenance(net)}")

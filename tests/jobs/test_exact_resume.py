@@ -28,7 +28,7 @@ def _cfg(tmp: Path, embedded_root: Path, extra: list[str] = ()):
     overrides = [
         "logger=none", f"paths.runs_dir={tmp / 'runs'}", f"paths.output_root={tmp / 'out'}",
         f"paths.reports_dir={tmp / 'rep'}", f"data.embedded_root={embedded_root}", "data.val_max_frames=3",
-        "data.val_source.include=[carphone_val]", "data.cleaning_report=null", "trainer.enable_progress_bar=false",
+        "data.val_source.include=[carphone_val0]", "data.cleaning_report=null", "trainer.enable_progress_bar=false",
         # 8 samples of batch 2: 4 batches an epoch, so 6 steps cross an epoch and step 2 is mid-epoch
         "data.samples_per_epoch=8", "data.window=3", "data.patch=32",
         "stage1.max_steps=6", "stage1.val_every=2", "stage1.batch_size=2",

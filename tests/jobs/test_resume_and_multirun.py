@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _base(tmp: Path, embedded_root: Path) -> list[str]:
     return [f"paths.runs_dir={tmp / 'runs'}", f"paths.output_root={tmp / 'out'}", f"paths.reports_dir={tmp / 'rep'}",
-            f"data.embedded_root={embedded_root}", "data.val_max_frames=3", "data.val_source.include=[carphone_val]",
+            f"data.embedded_root={embedded_root}", "data.val_max_frames=3", "data.val_source.include=[carphone_val0]",
             "data.cleaning_report=null", "trainer.enable_progress_bar=false"]
 
 

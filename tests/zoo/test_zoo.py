@@ -80,3 +80,57 @@ def test_no_clip_is_both_trained_on_and_held_out():
     heldout = {(c.archive, c.member) for c in footage.clips("heldout")}
     assert train and heldout and not train & heldout
     assert all(Path(m).suffix in (".mp4", ".avi") for _, m in train | heldout)
+
+
+def test_enhance_defaults_to_the_zoo_stage_one_and_names_what_is_missing(temp_zoo):
+    from vsr_lightning.enhance import DEFAULT_STAGE1, DEFAULT_STAGE2, zoo_defaults
+
+    with pytest.raises(ValueError, match=r"^--stage1: no checkpoint given and this installation's zoo has no "
+                                         r"zoo:stage1-embedded$"):
+        zoo_defaults(None, None)
+    net = BasicVSRPlusPlus(**{k: v for k, v in TINY_STAGE1.items() if k != "_target_"})
+    publish(DEFAULT_STAGE1.removeprefix("zoo:"), net, TINY_STAGE1, job_type="stage1", training_data="test clips",
+            steps=2, recipe="test", metrics={})
+    assert zoo_defaults(None, None) == (DEFAULT_STAGE1, None)
+    assert zoo_defaults(Path("mine.ckpt"), Path("zoo")) == (Path("mine.ckpt"), DEFAULT_STAGE2)
+
+
+def test_self_drawn_warps_are_exact_and_regressable():
+    """The SPyNet recipe's phase-1 pairs: warping supp by the drawn flow gives ref (up to the added noise)."""
+    import random
+
+    from vsr_lightning.models.flow_warp import flow_warp
+    from vsr_lightning.zoo.frame_pool import Clip
+    from vsr_lightning.zoo.train_spynet import flow_regression_loss, pyramid_flows, synthetic_batch
+
+    random.seed(0)
+    torch.manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(0, 6, 120), torch.linspace(0, 6, 120), indexing="ij")
+    frame = torch.stack([torch.sin(xx + yy), torch.cos(xx - 2 * yy), torch.sin(3 * xx)]) * 0.4 + 0.5
+    ref, supp, flow = synthetic_batch([Clip("waves", frame.unsqueeze(0))], 2, 64, max_shift=4, amplitude=1)
+    warped = flow_warp(supp, flow.permute(0, 2, 3, 1), padding_mode="border")
+    assert (warped - ref)[..., 8:-8, 8:-8].abs().mean() < 0.03  # only the noise (std <= 0.02) and brightness
+    assert flow.abs().max() <= 4 + 4  # translation plus the smooth field
+    net = SpyNet()
+    assert torch.count_nonzero(net(ref, supp)) == 0  # untrained: exactly zero flow
+    opt = torch.optim.Adam(net.parameters(), lr=5e-4)
+    first = None
+    for _ in range(15):
+        loss = flow_regression_loss(pyramid_flows(net, ref, supp), flow)
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.7 * first  # the regression target is learnable (He-initialised levels)
+
+
+def test_denoise_recipe_publishes_a_refiner_start_with_its_scores(temp_zoo, tmp_path, embedded_root):
+    from vsr_lightning.zoo import train_denoise
+
+    train_denoise.main(["pretrain.max_steps=2", "pretrain.batch_size=2", f"paths.runs_dir={tmp_path / 'runs'}",
+                        f"data.embedded_root={embedded_root}"])
+    entry = registry.zoo_entry("zoo:denoise-embedded")
+    assert entry["steps"] == 2 and set(entry["metrics"]["denoising"]) == {"sigma15", "sigma25", "sigma50"}
+    assert entry["recipe"].startswith("python -m vsr_lightning.zoo.train_denoise pretrain.max_steps=2")
+    net = load_network("zoo:denoise-embedded", "stage2")
+    assert type(net).__name__ == "SwinIR"

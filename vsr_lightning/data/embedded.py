@@ -8,7 +8,8 @@ import with current NumPy).
 Train/validation split without leakage: validation clips come from the end of each source and are
 separated from the last training clip by a guard gap of at least 10 frames (for ``bikes`` the gap
 holds a scene cut, so the validation scene never appears in training). No frame, and no
-neighbouring frame, is shared between the splits.
+neighbouring frame, is shared between the splits. The end of each source is cut into two
+validation videos (six in all), so per-video tables and bootstrap intervals have something to show.
 
 ``bikes`` and ``bigbuckbunny`` are scaled down (to 320x136 and 320x180) so that the whole main job
 runs in minutes on a 2-core CPU; ``bigbuckbunny`` is also frame-rate converted
@@ -37,7 +38,7 @@ from vsr_lightning.data.hevc import HevcConfig
 from vsr_lightning.data.manifest import MANIFEST_NAME, Manifest, sha256_file
 from vsr_lightning.data.video_io import write_png
 
-EMBEDDED_BUILD_VERSION = 4
+EMBEDDED_BUILD_VERSION = 5
 """Bump when the build code changes what it writes: every cached copy is then rebuilt."""
 
 STILL_IMAGES = (
@@ -50,20 +51,19 @@ STILL_IMAGES = (
 
 @dataclass(frozen=True)
 class EmbeddedSource:
-    """How one shipped clip is cut: training clips, a guard gap, then one validation clip."""
+    """How one shipped clip is cut: training clips, a guard gap, then consecutive validation segments."""
 
     file: str
     train_stop: int
-    val_start: int
-    val_stop: int
+    val_segments: tuple[tuple[int, int], ...]
     resize: tuple[int, int] | None = None
     repeat_every: int | None = None
 
 
 EMBEDDED_SOURCES = (
-    EmbeddedSource("carphone_pristine.mp4", train_stop=75, val_start=90, val_stop=120),
-    EmbeddedSource("bikes.mp4", train_stop=175, val_start=190, val_stop=220, resize=(320, 136)),
-    EmbeddedSource("bigbuckbunny.mp4", train_stop=75, val_start=100, val_stop=130, resize=(320, 180),
+    EmbeddedSource("carphone_pristine.mp4", train_stop=75, val_segments=((90, 105), (105, 120))),
+    EmbeddedSource("bikes.mp4", train_stop=175, val_segments=((190, 220), (220, 250)), resize=(320, 136)),
+    EmbeddedSource("bigbuckbunny.mp4", train_stop=75, val_segments=((100, 115), (115, 130)), resize=(320, 180),
                    repeat_every=4),
 )
 
@@ -96,7 +96,8 @@ def embedded_clips(clip_frames: int = 25) -> list[ClipSpec]:
         stem = Path(src.file).stem.replace("_pristine", "")
         for i, (a, b) in enumerate(split_clips(src.train_stop, clip_frames, 0, src.train_stop)):
             clips.append(ClipSpec(f"{stem}_{i:03d}", "train", spec, a, b, src.repeat_every))
-        clips.append(ClipSpec(f"{stem}_val", "val", spec, src.val_start, src.val_stop, src.repeat_every))
+        for j, (a, b) in enumerate(src.val_segments):
+            clips.append(ClipSpec(f"{stem}_val{j}", "val", spec, a, b, src.repeat_every))
     return clips
 
 

@@ -148,8 +148,8 @@ class Pipeline:
                 pass  # trained already: run_fit only evaluates
             elif previous is not None:
                 load_network_weights_into(net, previous["checkpoint"], grow_from_smaller=True)
-            elif s1.init:
-                load_network_weights_into(net, s1.init)
+            elif s1.init:  # a deeper trunk than the file's (a progressive arm) starts with identity blocks
+                load_network_weights_into(net, s1.init, grow_from_smaller=True)
                 lineage.append({"init": str(s1.init)})
             lineage.append({"job": job.key, "reconstruction_blocks": int(blocks), "steps": int(n_steps)})
             system = StageOneSystem(net, flow_freeze_steps=s1.flow_freeze_steps if previous is None else 0,

@@ -54,10 +54,14 @@ class SpyNet(nn.Module):
 
             load_spynet_weights(self, load_path)
         else:
-            # No pretrained flow available (nothing downloads at run time): each level's last conv
-            # starts at zero, so the flow starts exactly at zero and the deformable alignment learns
-            # its offsets from there instead of from random flows.
+            # No pretrained flow: He initialisation keeps the activations at unit scale through the
+            # 7x7 ReLU stack (PyTorch's default shrinks them about 40x by the last conv, and training
+            # without ground-truth flow then barely moves), and each level's last conv starts at
+            # zero, so the flow starts exactly at zero.
             for module in self.basic_module:
+                for conv in module.basic_module[:-1:2]:
+                    nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+                    nn.init.zeros_(conv.bias)
                 last = module.basic_module[-1]
                 nn.init.zeros_(last.weight)
                 nn.init.zeros_(last.bias)

@@ -40,6 +40,12 @@ def zoo_entry(name: str | Path) -> dict[str, Any]:
     return entries[key]
 
 
+def has_zoo_entry(name: str | Path) -> bool:
+    """Whether this installation's manifest lists ``zoo:<name>`` (or ``<name>``)."""
+    key = str(name)[len(ZOO_PREFIX):] if is_zoo_name(name) else str(name)
+    return key in _manifest()
+
+
 def zoo_weights(name: str | Path) -> Path:
     """The weights file of a zoo entry, after checking that its SHA-256 is the manifest's."""
     entry = zoo_entry(name)

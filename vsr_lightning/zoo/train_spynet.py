@@ -1,15 +1,24 @@
-"""Zoo recipe: SPyNet trained without ground-truth flow, by photometric warping on real clips.
+"""Zoo recipe: SPyNet trained without ground-truth flow, on real clips.
 
-``python -m vsr_lightning.zoo.train_spynet`` retrains ``zoo:spynet`` from scratch. The loss is the
-robust (generalised Charbonnier) difference between a frame and its neighbour warped by the predicted
-flow, on every pyramid level, plus an edge-aware first-order smoothness term; pixels that warp from
-outside the frame are left out (the simplest occlusion handling). Frames are taken at 1/2 and 1/1 of the
-clips' working sizes (what stage one feeds SPyNet when it enhances 2x-4x larger frames).
+``python -m vsr_lightning.zoo.train_spynet`` retrains ``zoo:spynet`` from scratch, in two phases:
+
+1. Self-made warps: a real frame crop and the same crop warped by a random smooth flow that this
+   recipe draws itself (a translation plus a low-frequency field), with independent noise on each; the
+   network regresses that flow on every pyramid level. Photometric training from random weights stays
+   at zero flow or collapses to a constant one (``benchmarks/results/2026-12-01_zoo_attempts.md``); this
+   phase gives it a flow that moves.
+2. Photometric fine-tuning on real neighbouring frames: the robust (generalised Charbonnier) difference
+   between a frame and its neighbour warped by the predicted flow, on every pyramid level, plus an
+   edge-aware first-order smoothness term; pixels that warp from outside the frame are left out.
+
+Frames are taken at 1/2 and 1/1 of the clips' working sizes (what stage one feeds SPyNet when it
+enhances 2x-4x larger frames).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import time
 
@@ -77,6 +86,54 @@ def sample_batch(pool: list[Clip], batch: int, patch: int, max_gap: int, max_shi
     return torch.stack(refs), torch.stack(supps)
 
 
+def random_smooth_flow(batch: int, size: int, max_shift: float, amplitude: float) -> Tensor:
+    """(B, 2, size, size) flows: a uniform translation of up to ``max_shift`` px plus a smooth field.
+
+    A quarter of the samples has no translation and a random share of them almost no motion at all:
+    real neighbouring frames are mostly static, and a flow that drifts there costs more than zero flow."""
+    shift = (torch.rand(batch, 2, 1, 1) * 2 - 1) * max_shift * (torch.rand(batch, 1, 1, 1) > 0.25)
+    coarse = torch.randn(batch, 2, 4, 4) * amplitude * torch.rand(batch, 1, 1, 1)
+    field = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=True)
+    return shift + field
+
+
+def synthetic_batch(pool: list[Clip], batch: int, patch: int, max_shift: float,
+                    amplitude: float) -> tuple[Tensor, Tensor, Tensor]:
+    """(ref, supp, flow) with ``flow_warp(supp, flow) == ref`` by construction (before the noise).
+
+    ``supp`` is a real frame crop; ``ref`` is the larger crop around it warped by the drawn flow, so
+    the flow is known exactly. Independent noise and a brightness change on each side stand in for
+    compression and lighting differences."""
+    margin = int(math.ceil(max_shift + 3 * amplitude)) + 2
+    big_size = patch + 2 * margin
+    weights = [c.frames.shape[0] for c in pool]
+    bigs = []
+    for _ in range(batch):
+        clip = random.choices(pool, weights=weights)[0]
+        t, _, h, w = clip.frames.shape
+        y, x = random.randrange(h - big_size + 1), random.randrange(w - big_size + 1)
+        big = clip.frames[random.randrange(t), :, y:y + big_size, x:x + big_size]
+        bigs.append(big.flip(-1) if random.random() < 0.5 else big)
+    big = torch.stack(bigs)
+    flow = random_smooth_flow(batch, big_size, max_shift, amplitude)
+    ref = flow_warp(big, flow.permute(0, 2, 3, 1), padding_mode="border")
+    inner = (slice(None), slice(None), slice(margin, margin + patch), slice(margin, margin + patch))
+    ref, supp, flow = ref[inner], big[inner], flow[inner]
+    noisy = [(x + torch.randn_like(x) * random.uniform(0, 0.02) + random.uniform(-0.03, 0.03)).clamp(0, 1)
+             for x in (ref, supp)]
+    return noisy[0], noisy[1], flow
+
+
+def flow_regression_loss(flows: list[Tensor], target: Tensor) -> Tensor:
+    """Mean endpoint error of every pyramid level against the target flow scaled to that level."""
+    loss = target.new_zeros(())
+    for flow in flows:
+        factor = target.shape[-1] // flow.shape[-1]
+        t = F.avg_pool2d(target, factor) / factor if factor > 1 else target
+        loss = loss + (flow - t).pow(2).sum(1).add(1e-6).sqrt().mean()
+    return loss / len(flows)
+
+
 def warping_error(net: SpyNet, pool: list[Clip], gap: int = 1) -> tuple[float, float]:
     """Mean absolute warping error (0-255) of frames ``gap`` apart, with the flow and with zero flow."""
     err_flow = err_zero = 0.0
@@ -97,13 +154,41 @@ SCALES = (0.5, 1.0)
 frames it enhances, so these cover enhancing at 2x-4x these sizes (up to about 1080p)."""
 
 
-def train(steps: int, batch: int, patch: int, lr: float, seed: int, smooth: float, max_shift: int,
-          log_every: int = 100) -> SpyNet:
-    random.seed(seed)
-    torch.manual_seed(seed)
+def training_pool(min_size: int) -> list[Clip]:
     pool = [c for scale in SCALES for c in embedded_training_clips(scale) + footage_clips(clips("train"), scale)]
-    pool = [c for c in pool if min(c.frames.shape[-2:]) >= patch + 2 * max_shift]
-    net = SpyNet()
+    return [c for c in pool if min(c.frames.shape[-2:]) >= min_size]
+
+
+def train_on_synthetic_warps(net: SpyNet, steps: int, batch: int, patch: int, lr: float, max_shift: float,
+                             amplitude: float, log_every: int = 100) -> SpyNet:
+    """Phase 1: regress self-drawn smooth flows between a real crop and its warped copy."""
+    pool = training_pool(patch + 2 * (int(max_shift + 3 * amplitude) + 3))
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    started, epe, epe_zero = time.perf_counter(), 0.0, 0.0
+    for step in range(1, steps + 1):
+        ref, supp, target = synthetic_batch(pool, batch, patch, max_shift, amplitude)
+        flows = pyramid_flows(net, ref, supp)
+        loss = flow_regression_loss(flows, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        epe += (flows[-1] - target).detach().norm(dim=1).mean().item()
+        epe_zero += target.norm(dim=1).mean().item()
+        if step % log_every == 0:
+            print(f"synthetic step {step}/{steps}: endpoint error {epe / log_every:.3f} px "
+                  f"(zero flow {epe_zero / log_every:.3f}) {time.perf_counter() - started:.0f}s", flush=True)
+            epe = epe_zero = 0.0
+    return net
+
+
+def train(net: SpyNet, steps: int, batch: int, patch: int, lr: float, smooth: float, max_shift: int,
+          log_every: int = 100) -> SpyNet:
+    """Phase 2: photometric fine-tuning on real neighbouring frames."""
+    if steps <= 0:
+        return net
+    pool = training_pool(patch + 2 * max_shift)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     started = time.perf_counter()
@@ -157,17 +242,28 @@ def evaluate_and_publish(net: SpyNet, args: argparse.Namespace, publish: bool) -
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--synthetic-steps", type=int, default=2000, help="phase 1 steps (self-drawn warps)")
+    parser.add_argument("--synthetic-patch", type=int, default=96)
+    parser.add_argument("--synthetic-lr", type=float, default=5e-4)
+    parser.add_argument("--synthetic-shift", type=float, default=6.0, help="largest drawn translation (px)")
+    parser.add_argument("--synthetic-amplitude", type=float, default=1.5, help="scale of the smooth field (px)")
+    parser.add_argument("--steps", type=int, default=300, help="phase 2 steps (photometric, real pairs)")
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--patch", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--patch", type=int, default=96)
+    parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--smooth", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-shift", type=int, default=3)
     parser.add_argument("--out", default=None, help="also save the weights here")
     parser.add_argument("--publish", action="store_true", help="write the result into the package's zoo")
     args = parser.parse_args(argv)
-    net = train(args.steps, args.batch, args.patch, args.lr, args.seed, args.smooth, args.max_shift)
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    net = train_on_synthetic_warps(SpyNet(), args.synthetic_steps, args.batch, args.synthetic_patch,
+                                   args.synthetic_lr, args.synthetic_shift, args.synthetic_amplitude)
+    if args.steps > 0:
+        evaluate_and_publish(net, args, publish=False)  # after phase 1, for the record
+    net = train(net.train(), args.steps, args.batch, args.patch, args.lr, args.smooth, args.max_shift)
     if args.out:
         torch.save(net.state_dict(), args.out)
     evaluate_and_publish(net, args, args.publish)
