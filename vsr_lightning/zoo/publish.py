@@ -46,6 +46,7 @@ def publish(name: str, net: nn.Module, architecture: dict[str, Any], job_type: s
                    "vsr_job_type": job_type}
         torch.save(obj, tmp)
         digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
+        os.chmod(tmp, 0o644)  # package data: readable by everyone, as the files pip installs
         os.replace(tmp, weights)
     finally:
         Path(tmp).unlink(missing_ok=True)
