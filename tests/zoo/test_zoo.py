@@ -134,3 +134,25 @@ def test_denoise_recipe_publishes_a_refiner_start_with_its_scores(temp_zoo, tmp_
     assert entry["recipe"].startswith("python -m vsr_lightning.zoo.train_denoise pretrain.max_steps=2")
     net = load_network("zoo:denoise-embedded", "stage2")
     assert type(net).__name__ == "SwinIR"
+
+
+def test_stage_two_recipe_publishes_its_job_with_per_video_gains(temp_zoo, tmp_path):
+    from vsr_lightning.models.swinir import SwinIR
+    from vsr_lightning.zoo.train_stage2 import newest_job, publish_job
+
+    config = {"_target_": "vsr_lightning.models.swinir.SwinIR", "embed_dim": 8, "depths": [1], "num_heads": [1],
+              "window_size": 4, "img_size": 16, "mlp_ratio": 1.0}
+    net = SwinIR(**{k: v for k, v in config.items() if k != "_target_"})
+    job = tmp_path / "runs" / "stage2-abc"
+    job.mkdir(parents=True)
+    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "vsr_model": config,
+                "vsr_job_type": "stage2"}, job / "final.ckpt")
+    (job / "done.json").write_text(json.dumps({"global_step": 7}))
+    (job / "test-x.json").write_text(json.dumps({"per_video": {"a_val0": {"psnr": 30.5, "psnr_lq": 30.0}},
+                                                 "per_video_stage1": {"a_val0": 30.1}}))
+    assert newest_job(tmp_path / "runs", "stage2") == job
+    entry = publish_job(job, "recipe")
+    assert entry["steps"] == 7 and entry["metrics"]["val_mean_gain_over_input"] == 0.5
+    assert entry["metrics"]["val_per_video"]["a_val0"]["psnr_stage1"] == 30.1
+    back = load_network("zoo:stage2-embedded", "stage2")
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), back.state_dict().values(), strict=True))
