@@ -138,7 +138,8 @@ def test_denoise_recipe_publishes_a_refiner_start_with_its_scores(temp_zoo, tmp_
 
 def test_stage_two_recipe_publishes_its_job_with_per_video_gains(temp_zoo, tmp_path):
     from vsr_lightning.models.swinir import SwinIR
-    from vsr_lightning.zoo.train_stage2 import newest_job, publish_job
+    from vsr_lightning.zoo.recipe_jobs import newest_job
+    from vsr_lightning.zoo.train_stage2 import publish_job
 
     config = {"_target_": "vsr_lightning.models.swinir.SwinIR", "embed_dim": 8, "depths": [1], "num_heads": [1],
               "window_size": 4, "img_size": 16, "mlp_ratio": 1.0}

@@ -17,6 +17,7 @@ from vsr_lightning.models.checkpoints import read_checkpoint
 from vsr_lightning.systems.checkpoint_io import load_network
 from vsr_lightning.zoo.footage_dataset import ensure_footage_dataset
 from vsr_lightning.zoo.publish import publish
+from vsr_lightning.zoo.recipe_jobs import job_result_and_scores, newest_job
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "stage1-embedded"
@@ -30,17 +31,8 @@ def training_overrides(footage_root: Path, runs_dir: Path) -> list[str]:
     return ["+experiment=zoo_stage1", f"data.train_sources={sources}", "logger=none", f"paths.runs_dir={runs_dir}"]
 
 
-def newest_stage1_job(runs_dir: Path) -> Path:
-    done = sorted(runs_dir.glob("stage1-*/done.json"), key=lambda p: p.stat().st_mtime)
-    if not done:
-        raise SystemExit(f"{runs_dir}: no finished stage-one job")
-    return done[-1].parent
-
-
 def publish_job(job: Path, recipe: str) -> dict:
-    result = json.loads((job / "done.json").read_text())
-    tests = sorted(job.glob("test-*.json"), key=lambda p: p.stat().st_mtime)
-    scores = json.loads(tests[-1].read_text()) if tests else {}
+    result, scores = job_result_and_scores(job)
     config = dict(read_checkpoint(job / "final.ckpt")["vsr_model"])
     config.pop("spynet_path", None)  # SPyNet's weights are part of the state dict
     net = load_network(job / "final.ckpt", "stage1")
@@ -60,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     runs_dir = footage.parent / "zoo-runs"
     cmd = [sys.executable, str(REPO / "run.py"), *training_overrides(footage, runs_dir), *extra]
     subprocess.run(cmd, check=True, cwd=REPO)
-    entry = publish_job(newest_stage1_job(runs_dir), "python -m vsr_lightning.zoo.train_stage1 " + " ".join(extra))
+    entry = publish_job(newest_job(runs_dir, "stage1"), "python -m vsr_lightning.zoo.train_stage1 " + " ".join(extra))
     print(json.dumps(entry["metrics"], indent=2))
 
 

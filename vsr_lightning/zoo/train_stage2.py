@@ -18,6 +18,7 @@ from vsr_lightning.data.embedded import cache_root
 from vsr_lightning.models.checkpoints import read_checkpoint
 from vsr_lightning.systems.checkpoint_io import load_network
 from vsr_lightning.zoo.publish import publish
+from vsr_lightning.zoo.recipe_jobs import job_result_and_scores, newest_job
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "stage2-embedded"
@@ -25,17 +26,8 @@ TRAINING_DATA = ("zoo:denoise-embedded fine-tuned on the stage-one outputs (main
                  "zoo:stage1-embedded) of the embedded training split")
 
 
-def newest_job(runs_dir: Path, kind: str) -> Path:
-    done = sorted(runs_dir.glob(f"{kind}-*/done.json"), key=lambda p: p.stat().st_mtime)
-    if not done:
-        raise SystemExit(f"{runs_dir}: no finished {kind} job")
-    return done[-1].parent
-
-
 def publish_job(job: Path, recipe: str) -> dict:
-    result = json.loads((job / "done.json").read_text())
-    tests = sorted(job.glob("test-*.json"), key=lambda p: p.stat().st_mtime)
-    scores = json.loads(tests[-1].read_text()) if tests else {}
+    result, scores = job_result_and_scores(job)
     stage1 = scores.get("per_video_stage1", {})
     per_video = {video: {"psnr": round(v["psnr"], 4), "psnr_lq": round(v["psnr_lq"], 4),
                          "psnr_stage1": round(stage1[video], 4) if video in stage1 else None,
