@@ -13,7 +13,13 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from vsr_lightning.config_schema import UnknownConfigKey, check_known_keys, register_configs
+from vsr_lightning.config_schema import (
+    BadConfigValue,
+    UnknownConfigKey,
+    check_known_keys,
+    check_values,
+    register_configs,
+)
 from vsr_lightning.jobs.experiment_runner import run_experiment
 
 register_configs()
@@ -23,7 +29,8 @@ register_configs()
 def main(cfg: DictConfig) -> None:
     try:  # Hydra lets ``+key=value`` add a key the schema lacks: refuse it before anything runs
         check_known_keys(cfg)
-    except UnknownConfigKey as exc:
+        check_values(cfg)
+    except (UnknownConfigKey, BadConfigValue) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     run_experiment(cfg)

@@ -11,7 +11,13 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
-from vsr_lightning.config_schema import UnknownConfigKey, check_known_keys, register_configs
+from vsr_lightning.config_schema import (
+    BadConfigValue,
+    UnknownConfigKey,
+    check_known_keys,
+    check_values,
+    register_configs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -68,6 +74,7 @@ def test_keys_without_plus_still_fail_at_composition():
 def test_every_experiment_and_its_arms_pass(name):
     cfg = _compose([f"+experiment={name}"])
     check_known_keys(cfg)
+    check_values(cfg)
     for arm in list(cfg.experiment.arms):
         check_known_keys(_compose([f"+experiment={name}", f"arm={arm}"]))
 
@@ -85,3 +92,25 @@ def test_run_py_exits_2_with_one_line(tmp_path):
     assert (proc.returncode, proc.stderr, proc.stdout) == (
         2, f"error: unknown config key 'stage1.max_step': {SCHEMA}; did you mean 'stage1.max_steps'?\n", "")
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("overrides", "line"), [
+    (["stage1.max_steps=-5"], "config key 'stage1.max_steps' must be at least 1, got -5"),
+    (["stage2.val_every=0"], "config key 'stage2.val_every' must be at least 1, got 0"),
+    (["data.patch=0"], "config key 'data.patch' must be at least 1, got 0"),
+    (["+experiment=ablation_pqf", "+experiment.arms.pqf.stage1.max_steps=0"],
+     "config key 'experiment.arms.pqf.stage1.max_steps' must be at least 1, got 0"),
+])
+def test_impossible_counts_are_refused_naming_the_key(overrides, line):
+    with pytest.raises(BadConfigValue) as info:
+        check_values(_compose(overrides))
+    assert str(info.value) == line
+
+
+def test_run_py_refuses_a_negative_step_count_in_one_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "stage1.max_steps=-5", f"paths.output_root={tmp_path}", "logger=none"],
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+    )
+    assert (proc.returncode, proc.stderr, proc.stdout) == (
+        2, "error: config key 'stage1.max_steps' must be at least 1, got -5\n", "")

@@ -170,6 +170,10 @@ class UnknownConfigKey(ValueError):
     """A key the schema does not know: a typo, or a ``+key`` that nothing reads."""
 
 
+class BadConfigValue(ValueError):
+    """A known key with a value no job can run with (``stage1.max_steps=-5``)."""
+
+
 def _schema_fields(schema: type) -> dict[str, Any]:
     hints = typing.get_type_hints(schema)
     return {f.name: hints[f.name] for f in dataclasses.fields(schema)}
@@ -255,3 +259,37 @@ def check_known_keys(cfg: Mapping[str, Any]) -> None:
     if found:
         key, problem = found[0]
         raise UnknownConfigKey(f"unknown config key {key!r}: {problem}")
+
+
+POSITIVE_KEYS: dict[str, tuple[str, ...]] = {
+    "stage1": ("max_steps", "val_every", "batch_size"),
+    "stage2": ("max_steps", "val_every", "batch_size", "patch"),
+    "pretrain": ("max_steps", "val_every", "batch_size", "patch"),
+    "data": ("window", "patch", "batch_size", "samples_per_epoch"),
+}
+"""Counts that must be at least 1 where they are set (None keeps a key's "off" or "inherit" meaning)."""
+
+
+def bad_values(cfg: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted key, problem) for every step count, interval or size below 1."""
+    for section, keys in POSITIVE_KEYS.items():
+        values = _section(cfg, section)
+        for key in keys:
+            value = values.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                yield f"{prefix}{section}.{key}", f"must be a whole number, got {value!r}"
+            elif value < 1:
+                yield f"{prefix}{section}.{key}", f"must be at least 1, got {value}"
+
+
+def check_values(cfg: Mapping[str, Any]) -> None:
+    """Refuse the first impossible count of the composed configuration or of an experiment arm, naming it."""
+    found = list(bad_values(cfg))
+    for arm, overrides in _section(cfg, "experiment", "arms").items():
+        if isinstance(overrides, Mapping):
+            found += bad_values(overrides, f"experiment.arms.{arm}.")
+    if found:
+        key, problem = found[0]
+        raise BadConfigValue(f"config key {key!r} {problem}")

@@ -101,3 +101,28 @@ def test_cli_fallback_reads_the_same(offline_records: list, monkeypatch: pytest.
         fast.state,
     )
     assert slow.videos == fast.videos and slow.config == fast.config
+
+
+def test_one_damaged_run_file_is_listed_not_fatal(wandb_root: Path, tmp_path: Path, contract: ModuleType) -> None:
+    from vsr_lightning.report.offline_reader import read_offline_runs
+
+    root = tmp_path / "wb"
+    shutil.copytree(wandb_root, root, symlinks=True)
+    bad = root / "wandb" / "offline-run-20261202_000000-damaged"
+    bad.mkdir(parents=True)
+    (bad / "run-damaged.wandb").write_bytes(b"\x01\x13\xdcY not a W&B transaction log" * 40)
+    records = read_offline_runs(root, group=contract.GROUP)
+    damaged = [r for r in records if r.run_id == "damaged"]
+    assert len(damaged) == 1 and damaged[0].state == RunState.CRASHED
+    assert damaged[0].state_detail.startswith("unreadable: ") and "run-damaged.wandb" in damaged[0].state_detail
+    assert len(records) == len(read_offline_runs(wandb_root, group=contract.GROUP)) + 1  # the others still read
+
+
+def test_report_on_a_missing_folder_says_so_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from vsr_lightning.report.cli import main
+
+    assert main(["--group", "g", "--offline", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"ERROR: {tmp_path / 'nope'}: no such directory (--offline names the folder holding the " \
+                  "offline-run-* folders, e.g. outputs/wandb)\n"
+    assert not (tmp_path / "out").exists()

@@ -36,19 +36,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _read_runs(args: argparse.Namespace) -> list:
+    if args.offline:
+        from vsr_lightning.report.offline_reader import read_offline_runs
+
+        return read_offline_runs(args.offline, group=args.group)
+    from vsr_lightning.report.api_reader import read_api_runs
+
+    return read_api_runs(args.project, entity=args.entity, group=args.group, tags=args.tags)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 when the runs' PSNR conventions disagree)."""
     args = build_parser().parse_args(argv)
     if args.entity and not args.project:
         build_parser().error("--entity needs --project")
-    if args.offline:
-        from vsr_lightning.report.offline_reader import read_offline_runs
-
-        runs = read_offline_runs(args.offline, group=args.group)
-    else:
-        from vsr_lightning.report.api_reader import read_api_runs
-
-        runs = read_api_runs(args.project, entity=args.entity, group=args.group, tags=args.tags)
+    try:
+        runs = _read_runs(args)
+    except (OSError, ValueError) as err:  # a missing or unreadable folder: one line naming it
+        print(f"ERROR: {err}", file=sys.stderr)
+        return 1
     try:
         written = write_report(
             runs,

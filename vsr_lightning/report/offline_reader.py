@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vsr_lightning.report.record_builder import RawRun, build_record, parse_timestamp
-from vsr_lightning.report.run_record import RunRecord
+from vsr_lightning.report.run_record import RunRecord, RunState
 
 _RUN_DIR = re.compile(r"^(?:offline-)?run-(\d{8}_\d{6})-(\w+)$")
 _LEET_TIMEOUT_S = 120.0
@@ -179,6 +179,18 @@ def read_offline_run(run_dir: Path) -> RunRecord:
     return build_record(read_offline_raw(run_dir))
 
 
+def read_offline_run_or_unreadable(run_dir: Path) -> RunRecord:
+    """Like :func:`read_offline_run`, but a damaged run file becomes a crashed record that says why,
+    so one bad file is listed in the report instead of aborting it."""
+    try:
+        return read_offline_run(run_dir)
+    except (OfflineReadError, OSError, ValueError) as err:
+        run_id = run_dir.name.rsplit("-", 1)[-1]
+        return RunRecord(run_id=run_id, name=run_dir.name, group=None, arm=None, job_type=None,
+                         state=RunState.CRASHED, source=str(run_dir),
+                         state_detail=f"unreadable: {str(err).splitlines()[0][:300]}")
+
+
 def find_offline_run_dirs(root: Path) -> list[Path]:
     """All run directories under ``root`` (a wandb dir, a run dir, or any tree holding wandb dirs)."""
     root = Path(root)
@@ -199,10 +211,11 @@ def read_offline_runs(directory: str | Path, group: str | None = None, workers: 
     """
     root = Path(directory)
     if not root.exists():
-        raise FileNotFoundError(f"no such directory: {root}")
+        raise FileNotFoundError(f"{root}: no such directory (--offline names the folder holding the offline-run-* "
+                                f"folders, e.g. outputs/wandb)")
     run_dirs = find_offline_run_dirs(root)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        records = list(pool.map(read_offline_run, run_dirs))
+        records = list(pool.map(read_offline_run_or_unreadable, run_dirs))
     if group is not None:
         records = [r for r in records if r.group in (group, None)]
     return records
