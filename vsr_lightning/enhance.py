@@ -447,6 +447,8 @@ def enhance_file(
     input_path, output = Path(input_path), Path(output)
     reader = VideoReader(input_path, size=size, fps=fps)
     n = len(reader)
+    if problem := reader.truncation():
+        print(f"warning: {input_path}: {problem}; enhancing the {n} frames it holds", file=sys.stderr)
     flags, _ = resolve_pqf(input_path, n, Path(qp_sidecar) if qp_sidecar else None, pqf_period)
     ref_in = _Reference(Path(reference), size, fps, reader) if reference else None
     ref_out = _Reference(Path(reference), size, fps, reader) if reference else None

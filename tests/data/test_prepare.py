@@ -109,3 +109,39 @@ def test_sigterm_during_prepare_leaves_nothing_behind(tmp_path, carphone_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     assert list(out.parent.iterdir()) == []
+
+
+def _cut_short(tmp_path, carphone_path):
+    """carphone as lossless MKV, its file cut at 60 %: the header still announces all 120 frames."""
+    from vsr_lightning.data.video_io import VideoWriter
+
+    full = tmp_path / "full.mkv"
+    with VideoWriter(full, 25) as writer:
+        for frame in VideoReader(carphone_path).read(0, 40):
+            writer.write(frame)
+    data = full.read_bytes()
+    cut = tmp_path / "src" / "cut.mkv"
+    cut.parent.mkdir()
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    return cut
+
+
+def test_truncated_source_is_refused_by_prepare_and_flagged_by_enhance(tmp_path, carphone_path, capsys):
+    cut = _cut_short(tmp_path, carphone_path)
+    reader = VideoReader(cut)
+    assert reader.info.announced_frames == 40 and reader.info.num_frames < 30
+    assert main([str(cut.parent), str(tmp_path / "out"), "--clip-frames", "5", "--preset", "ultrafast",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {cut}: truncated: the container announces 40 frames but holds {reader.info.num_frames}"
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.partial-*"))
+    assert VideoReader(carphone_path).truncation() is None
+
+    from vsr_lightning.enhance import enhance_file
+    from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
+
+    net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=2, hr_channels=8)
+    result = enhance_file(cut, tmp_path / "o", net.eval(), png=True)
+    assert result.frames == reader.info.num_frames
+    assert capsys.readouterr().err.startswith(f"warning: {cut}: truncated: the container announces 40 frames but "
+                                              f"holds {reader.info.num_frames}; enhancing the")

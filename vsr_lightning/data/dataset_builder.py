@@ -65,6 +65,8 @@ class BuildOptions:
     layout: str = "png"
     duplicate_threshold: float = 0.0
     progress: bool = True
+    accept_truncated: bool = False
+    """Build from sources whose header announces more frames than they hold (refused by default)."""
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -214,7 +216,10 @@ def build_dataset(
         for clip in clips:
             key = clip.source
             if key not in cursors:
-                cursors[key] = _SourceCursor(VideoReader(key.path, size=key.size, fps=key.fps, resize=key.resize))
+                reader = VideoReader(key.path, size=key.size, fps=key.fps, resize=key.resize)
+                if not options.accept_truncated and (problem := reader.truncation()):
+                    raise DataError(key.path, problem)
+                cursors[key] = _SourceCursor(reader)
                 hashes[key] = sha256_file(key.path)
         total = sum(
             _clip_length(c, len(cursors[c.source].reader) if c.stop is None else c.stop) for c in clips

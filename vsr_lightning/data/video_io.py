@@ -32,6 +32,8 @@ class VideoInfo:
     height: int
     fps: float
     num_frames: int
+    announced_frames: int | None = None
+    """What the container's header says it holds (stream frame count or duration x rate), when it says."""
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -43,6 +45,17 @@ def parse_size(text: str) -> tuple[int, int]:
     if w <= 0 or h <= 0:
         raise ValueError(f"size must be positive, got {text!r}")
     return w, h
+
+
+def _announced_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                      rate: Fraction) -> int | None:
+    if stream.frames:
+        return int(stream.frames)
+    if stream.duration and stream.time_base:
+        return round(float(stream.duration * stream.time_base * rate))
+    if container.duration:
+        return round(container.duration / av.time_base * float(rate))
+    return None
 
 
 class VideoReader:
@@ -106,6 +119,7 @@ class VideoReader:
                 stream = container.streams.video[0]
                 rate = stream.average_rate or stream.guessed_rate or Fraction(25)
                 width, height = stream.codec_context.width, stream.codec_context.height
+                announced = _announced_frames(container, stream, rate)
                 count = 0
                 for packet in container.demux(stream):
                     if packet.size:
@@ -115,7 +129,16 @@ class VideoReader:
         if count == 0 or width == 0 or height == 0:
             raise DataError(self.path, "unreadable video: no decodable frames")
         out_w, out_h = self.resize or (width, height)
-        return VideoInfo(self.path, out_w, out_h, float(rate), count)
+        return VideoInfo(self.path, out_w, out_h, float(rate), count, announced)
+
+    def truncation(self) -> str | None:
+        """Why the file looks cut short (its header announces clearly more frames than it holds), or None.
+
+        Two frames (or 2 %) of slack: some containers announce a frame or two they do not hold."""
+        announced, held = self._info.announced_frames, self._info.num_frames
+        if announced is None or held >= announced - max(2, announced // 50):
+            return None
+        return f"truncated: the container announces {announced} frames but holds {held}"
 
     # -- decoding ------------------------------------------------------------------------------
     def _frames(self, pixel_format: str) -> Iterator[av.VideoFrame]:
