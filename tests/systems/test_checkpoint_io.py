@@ -182,3 +182,41 @@ def test_unreadable_files_name_the_file(tmp_path):
     with pytest.raises(ValueError, match=r"noconfig\.ckpt.*model_config"):
         load_network(no_config, "stage1")
     assert isinstance(load_network(no_config, "stage1", model_config=S1_CONFIG), BasicVSRPlusPlus)
+
+
+def test_our_narrow_head_in_basicsr_layout_loads_back(tmp_path, clip):
+    torch.manual_seed(3)
+    src = _perturb(BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=2, deform_groups=8,
+                                    hr_channels=16), 3)
+    path = tmp_path / "tiny_basicsr.pth"
+    torch.save(to_basicsr_state_dict(src), path)
+    net = load_network(path, "stage1")
+    assert net.conv_hr.out_channels == 16
+    assert torch.equal(_run(net, clip), _run(src, clip))
+
+
+def test_an_x4_super_resolution_basicvsr_pp_is_named_as_such(tmp_path):
+    sd = to_basicsr_state_dict(_stage1(4))["params"]
+    sr = {k: v for k, v in sd.items() if not k.startswith("feat_extract.")}
+    sr.update({k.replace("feat_extract.4.", "feat_extract.", 1): v for k, v in sd.items()
+               if k.startswith("feat_extract.4.")})  # the SR model's extractor: input conv + blocks only
+    path = tmp_path / "basicvsrpp_x4_reds.pth"
+    torch.save({"params": sr}, path)
+    with pytest.raises(ValueError, match=r"^checkpoint .*basicvsrpp_x4_reds\.pth: a BasicVSR\+\+ for x4 "
+                                         r"super-resolution .* needs a compressed-video BasicVSR\+\+"):
+        load_network(path, "stage1")
+
+
+def test_every_loader_prefers_params_ema(tmp_path):
+    from vsr_lightning.models.checkpoints import load_swinir_weights
+
+    plain, ema = _stage2(5), _stage2(6)
+    path = tmp_path / "swinir_both.pth"
+    torch.save({"params": plain.state_dict(), "params_ema": ema.state_dict()}, path)
+    x = torch.rand(1, 3, 16, 16)
+    assert torch.equal(_run(load_network(path, "stage2"), x), _run(ema, x))
+    into = _stage2(7)
+    load_swinir_weights(into, path)
+    assert torch.equal(_run(into, x), _run(ema, x))
+    load_swinir_weights(into, path, prefer_ema=False)
+    assert torch.equal(_run(into, x), _run(plain, x))

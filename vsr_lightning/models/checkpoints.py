@@ -187,9 +187,10 @@ def load_spynet_weights(spynet: nn.Module, path: str | Path, prefer_ema: bool = 
 
 
 def load_swinir_weights(
-    model: nn.Module, path: str | Path, strict: bool = True, prefer_ema: bool = False
+    model: nn.Module, path: str | Path, strict: bool = True, prefer_ema: bool = True
 ) -> str:
-    """Load SwinIR weights (released as ``{'params': ...}``). Size-dependent ``attn_mask`` and
+    """Load SwinIR weights (released as ``{'params': ...}``; ``params_ema`` preferred when present, as for
+    every other loader here). Size-dependent ``attn_mask`` and
     ``relative_position_index`` buffers are replaced by the model's own, so any training patch size loads."""
     sd, layout = extract_state_dict(read_checkpoint(path), path, prefer_ema)
     check_and_load(model, sd, path, strict)

@@ -89,12 +89,18 @@ def _match_reconstruction_depth(net: nn.Module, sd: Mapping[str, Tensor], path: 
 # --------------------------------------------------------------------------------------- official files
 def infer_basicvsr_pp_config(sd: Mapping[str, Tensor], path: str | Path = "<memory>") -> dict[str, Any]:
     """BasicVSR++ sizes read from a state dict in our key names (after :func:`convert_state_dict`)."""
+    if "feat_extract.0.weight" not in sd and "feat_extract.main.0.weight" in sd:
+        raise ValueError(f"checkpoint {path}: a BasicVSR++ for x4 super-resolution (its feature extractor works at "
+                         "the input size, with no stride-2 convolutions); stage one enhances at the same size and "
+                         "needs a compressed-video BasicVSR++ (e.g. the NTIRE 2021 quality-enhancement model)")
     try:
         mid = int(sd["feat_extract.0.weight"].shape[0])
         offset_out = int(sd["deform_align.backward_1.conv_offset.6.weight"].shape[0])
     except KeyError as exc:
         raise ValueError(f"checkpoint {path}: not a BasicVSR++ checkpoint (no {exc.args[0]!r})") from exc
     config: dict[str, Any] = {"mid_channels": mid, "deform_groups": offset_out // 27}
+    if "conv_hr.weight" in sd:  # the full-resolution head: 64 wide in official files, narrower in ours
+        config["hr_channels"] = int(sd["conv_hr.weight"].shape[0])
     blocks = _count(_BACKBONE_BLOCK, sd)
     recon = _count(_RECON_BLOCK, sd)
     if blocks:
