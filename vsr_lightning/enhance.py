@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from vsr_lightning.data.duplicates import DuplicateDetector
-from vsr_lightning.data.errors import DataError
+from vsr_lightning.data.errors import DataError, os_error_line
 from vsr_lightning.data.hevc import QpSidecar, sidecar_path
 from vsr_lightning.data.video_io import VideoReader, VideoWriter, frame_name, parse_size, write_png
 from vsr_lightning.models.chunked_inference import blend_weights, enhance_video_chunked, framewise, plan_tile
@@ -664,6 +664,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as exc:  # DataError and checkpoint errors: they name the file and the problem
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, read-only folder: the staged output is already removed
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     print(f"wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s "
           f"(model {result.model_seconds:.1f} s)")

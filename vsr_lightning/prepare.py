@@ -19,7 +19,7 @@ from pathlib import Path
 
 from vsr_lightning.data.dataset_builder import BuildOptions, ClipSpec, SourceSpec, build_dataset, split_clips
 from vsr_lightning.data.embedded import ensure_embedded_dataset
-from vsr_lightning.data.errors import DataError
+from vsr_lightning.data.errors import DataError, os_error_line
 from vsr_lightning.data.hevc import HevcConfig
 from vsr_lightning.data.video_io import VideoReader, parse_size
 from vsr_lightning.termination import exit_on_sigterm
@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         manifest = build_dataset(args.out, clips, name=args.out.name, options=options, overwrite=args.overwrite)
     except (DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # disk full, read-only output: the build removed its partial folder
+        print(f"error: {os_error_line(err)}", file=sys.stderr)
         return 2
     splits = {s: len(manifest.split(s)) for s in sorted({v.split for v in manifest.videos})}
     print(f"dataset ready: {args.out} ({', '.join(f'{n} {s}' for s, n in splits.items())} videos, "

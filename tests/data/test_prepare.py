@@ -145,3 +145,50 @@ def test_truncated_source_is_refused_by_prepare_and_flagged_by_enhance(tmp_path,
     assert result.frames == reader.info.num_frames
     assert capsys.readouterr().err.startswith(f"warning: {cut}: truncated: the container announces 40 frames but "
                                               f"holds {reader.info.num_frames}; enhancing the")
+
+
+def _disk_fills_after(calls: int, write):
+    """``write`` (write_png) that fails like a full disk from its ``calls``-th use on."""
+    import errno
+
+    count = {"n": 0}
+
+    def writing(frame, path):
+        count["n"] += 1
+        if count["n"] >= calls:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return write(frame, path)
+
+    return writing
+
+
+def test_disk_full_during_prepare_and_enhance_is_one_line_and_leaves_nothing(tmp_path, raw_folder, capsys,
+                                                                             monkeypatch, carphone_path):
+    import vsr_lightning.data.dataset_builder as builder
+    import vsr_lightning.enhance as enhance_module
+
+    monkeypatch.setattr(builder, "write_png", _disk_fills_after(5, builder.write_png))
+    out = tmp_path / "extra"
+    assert main([str(raw_folder), str(out), "--size", "176x144", "--clip-frames", "10", "--preset", "ultrafast",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path}") and err.endswith(": No space left on device\n") and err.count("\n") == 1
+    assert not out.exists() and not list(tmp_path.glob(".extra.partial-*"))
+
+    from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
+
+    ckpt = tmp_path / "s1.ckpt"
+    net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=2, hr_channels=8)
+    config = {"_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus", "mid_channels": 8, "num_blocks": 1,
+              "num_reconstruction_blocks": 1, "deform_groups": 2, "hr_channels": 8}
+    import torch
+
+    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "vsr_model": config,
+                "vsr_job_type": "stage1"}, ckpt)
+    monkeypatch.setattr(enhance_module, "write_png", _disk_fills_after(3, enhance_module.write_png))
+    frames = tmp_path / "frames"
+    assert enhance_module.main([str(carphone_path), "-o", str(frames), "--png", "--stage1", str(ckpt),
+                                "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.endswith(": No space left on device\n") and err.count("\n") == 1
+    assert not frames.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -15,3 +15,9 @@ class DataError(ValueError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+def os_error_line(err: OSError) -> str:
+    """``<path>: <reason>`` for a failed read or write (disk full, read-only folder, ...), as DataError reads."""
+    where = err.filename if err.filename is not None else "output"
+    return f"{where}: {err.strerror or err}"
