@@ -131,6 +131,8 @@ class LoggerConfig:
     dir: str = "${paths.output_root}"
     tags: list[str] = field(default_factory=list)
     log_samples: bool = True
+    init_timeout: float = 30.0
+    """Seconds an online run waits for the server before it logs offline instead."""
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import netrc
 import os
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,14 +42,38 @@ def _quiet_env() -> None:
     os.environ.setdefault("WANDB_CONSOLE", "off")
 
 
+def start_run(mode: str, init_timeout: float, **init: Any) -> Any:
+    """``wandb.init(**init)``; online, a server that does not answer within ``init_timeout`` seconds makes
+    the run offline instead (one warning line saying where it is and how to upload it), so training goes on."""
+    import wandb
+
+    if mode != "online":
+        return wandb.init(mode=mode, **init)
+    try:
+        return wandb.init(mode="online", settings=wandb.Settings(init_timeout=init_timeout), **init)
+    except wandb.errors.Error as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"warning: W&B server unreachable ({reason}); logging offline under {init.get('dir')}/wandb, "
+              f"upload later with `wandb sync`", file=sys.stderr)
+        wandb.teardown()  # the failed online attempt still holds the run id: release it first
+        return wandb.init(mode="offline", **init)
+
+
 def training_logger(logger_cfg: Any, name: str, group: str, job_type: str, run_id: str, config: dict) -> WandbLogger:
-    """Lightning's W&B logger for a training job; ``resume="allow"`` continues an interrupted run."""
+    """Lightning's W&B logger for a training job; ``resume="allow"`` continues an interrupted run.
+
+    Rank zero starts the run itself (with the offline fallback of :func:`start_run`); other DDP ranks
+    get Lightning's dummy experiment."""
     _quiet_env()
     save_dir = Path(logger_cfg.dir)
     save_dir.mkdir(parents=True, exist_ok=True)
-    return WandbLogger(project=logger_cfg.project, entity=logger_cfg.entity, name=name, group=group,
-                       job_type=job_type, id=run_id, resume="allow", save_dir=str(save_dir),
-                       mode=resolve_mode(logger_cfg.mode), config=config, tags=list(logger_cfg.tags))
+    init = {"project": logger_cfg.project, "entity": logger_cfg.entity, "name": name, "group": group,
+            "job_type": job_type, "id": run_id, "resume": "allow", "dir": str(save_dir), "config": config,
+            "tags": list(logger_cfg.tags)}
+    experiment = start_run(resolve_mode(logger_cfg.mode), logger_cfg.init_timeout, **init) \
+        if rank_zero_only.rank == 0 else None
+    return WandbLogger(experiment=experiment, save_dir=str(save_dir), **{k: v for k, v in init.items() if k != "dir"},
+                       mode=resolve_mode(logger_cfg.mode))
 
 
 def new_run_id() -> str:
@@ -64,9 +89,9 @@ def log_arm_run(logger_cfg: Any, group: str, arm: str, job_type: str, config: di
 
     _quiet_env()
     Path(logger_cfg.dir).mkdir(parents=True, exist_ok=True)
-    run = wandb.init(project=logger_cfg.project, entity=logger_cfg.entity, group=group, name=f"{group}/{arm}",
-                     job_type=job_type, config=config, dir=str(logger_cfg.dir), mode=resolve_mode(logger_cfg.mode),
-                     tags=[*logger_cfg.tags, "arm"], reinit="finish_previous")
+    run = start_run(resolve_mode(logger_cfg.mode), logger_cfg.init_timeout, project=logger_cfg.project,
+                    entity=logger_cfg.entity, group=group, name=f"{group}/{arm}", job_type=job_type, config=config,
+                    dir=str(logger_cfg.dir), tags=[*logger_cfg.tags, "arm"], reinit="finish_previous")
     try:
         summary: dict[str, Any] = dict(result["metrics"])
         summary[keys.MODEL_PARAMS] = result["params"]
