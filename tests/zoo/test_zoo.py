@@ -157,3 +157,21 @@ def test_stage_two_recipe_publishes_its_job_with_per_video_gains(temp_zoo, tmp_p
     assert entry["metrics"]["val_per_video"]["a_val0"]["psnr_stage1"] == 30.1
     back = load_network("zoo:stage2-embedded", "stage2")
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), back.state_dict().values(), strict=True))
+
+
+def test_job_keys_follow_the_starting_weights_not_their_name(temp_zoo, tmp_path):
+    """A new zoo release (or a replaced file) under the same name must not reuse jobs trained from the old one."""
+    from vsr_lightning.jobs.pipeline import weights_identity
+
+    net = BasicVSRPlusPlus(**{k: v for k, v in TINY_STAGE1.items() if k != "_target_"})
+    publish("s1", net, TINY_STAGE1, job_type="stage1", training_data="a", steps=1, recipe="test", metrics={})
+    first = weights_identity("zoo:s1")
+    with torch.no_grad():
+        net.conv_last.bias.add_(0.01)
+    publish("s1", net, TINY_STAGE1, job_type="stage1", training_data="a", steps=2, recipe="test", metrics={})
+    assert weights_identity("zoo:s1") != first
+    path = tmp_path / "init.ckpt"
+    path.write_bytes(b"one")
+    before = weights_identity(str(path))
+    path.write_bytes(b"two")
+    assert weights_identity(str(path)) != before and weights_identity(None) is None

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from vsr_lightning.data.datamodule import VideoDataModule
 from vsr_lightning.data.embedded import cache_root
+from vsr_lightning.data.manifest import sha256_file
 from vsr_lightning.data.noisy_stills import NoisyStillsDataModule
 from vsr_lightning.data.video_io import frame_name, write_png
 from vsr_lightning.jobs.fit_job import FitSpec, run_fit
@@ -31,6 +32,7 @@ from vsr_lightning.systems.checkpoint_io import load_network, load_network_weigh
 from vsr_lightning.systems.stage_one import StageOneSystem
 from vsr_lightning.systems.stage_two import StageTwoSystem
 from vsr_lightning.systems.video_enhancer import EnhanceOptions, enhance_video
+from vsr_lightning.zoo.registry import is_zoo_name, zoo_entry
 
 VOLATILE_DATA_KEYS = ("cleaning_report", "num_workers", "embedded_root", "frame_source")
 """Data settings that do not change a job's result (left out of its cache key)."""
@@ -44,6 +46,16 @@ def git_commit() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def weights_identity(path: str | None) -> str | None:
+    """What a starting checkpoint holds, for job keys: a zoo entry's or a file's SHA-256 (a new zoo
+    release or a replaced file under the same name then trains anew instead of reusing old jobs)."""
+    if not path:
+        return None
+    if is_zoo_name(path):
+        return zoo_entry(path)["sha256"]
+    return sha256_file(Path(path)) if Path(path).is_file() else None
 
 
 def _plain(node: Any) -> Any:
@@ -136,6 +148,7 @@ class Pipeline:
         s1 = self.cfg.stage1
         model_cfg = {**_plain(s1.model), "num_reconstruction_blocks": int(blocks)}
         spec = {**self.data_spec(), "stage1": _plain(s1), "model": model_cfg, "steps": n_steps, "seed": self.cfg.seed,
+                "init_weights": weights_identity(s1.init) if previous is None else None,
                 "trainer": self.trainer_kwargs, "previous": previous["key"] if previous else None,
                 "crop_border": self.cfg.crop_border}
         spec["stage1"].pop("test_evaluation", None)  # testing options do not change training
@@ -242,6 +255,7 @@ class Pipeline:
             init_checkpoint = str(init)
             lineage = [{"init": init_checkpoint}]
         spec = {**self.data_spec(), "stage2": _plain(s2), "stage1": stage1["key"], "init": init_checkpoint,
+                "init_weights": weights_identity(init_checkpoint) if init != "pretrain" else None,
                 "seed": self.cfg.seed, "trainer": self.trainer_kwargs, "crop_border": self.cfg.crop_border,
                 "steps": self.steps(s2.max_steps)}
         spec["stage2"].pop("test_evaluation", None)

@@ -1,9 +1,12 @@
 """Zoo recipe: ``python -m vsr_lightning.zoo.train_stage1`` retrains ``zoo:stage1-embedded`` from scratch.
 
-Steps: fetch and compress the pinned ``train`` footage (``footage_dataset``), run
-``run.py +experiment=zoo_stage1`` with that footage added to the embedded training split, then publish
-the job's final weights with its validation PSNR into the package's zoo. Extra arguments are passed
-to ``run.py`` as Hydra overrides (for example ``stage1.max_steps=500`` for a shorter run).
+Steps: fetch and compress the pinned ``train`` footage (``footage_dataset``); phase 1 runs
+``run.py +experiment=zoo_stage1`` (6000 steps from scratch) with that footage added to the embedded
+training split; phase 2 runs the same experiment again for ``PHASE2_STEPS`` steps from phase 1's final
+weights (a warm restart of the learning rate: the tiny network starts moving only after about 3500
+steps, and the second cycle gains five times the first); then it publishes phase 2's final weights
+with their validation PSNR into the package's zoo. Extra arguments are passed to both phases as Hydra
+overrides (for example ``stage1.max_steps=500`` for a shorter phase 1).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ def training_overrides(footage_root: Path, runs_dir: Path) -> list[str]:
     return ["+experiment=zoo_stage1", f"data.train_sources={sources}", "logger=none", f"paths.runs_dir={runs_dir}"]
 
 
-def publish_job(job: Path, recipe: str) -> dict:
+def publish_job(job: Path, recipe: str, steps_before: int = 0) -> dict:
+    """Publish a finished stage-one job; ``steps_before``: steps of the phases it started from."""
     result, scores = job_result_and_scores(job)
     config = dict(read_checkpoint(job / "final.ckpt")["vsr_model"])
     config.pop("spynet_path", None)  # SPyNet's weights are part of the state dict
@@ -43,7 +47,10 @@ def publish_job(job: Path, recipe: str) -> dict:
     metrics = {"val_per_video": per_video, "val_mean_gain": round(sum(gains) / max(len(gains), 1), 4),
                "validation": "embedded default validation split (RGB PSNR, crop 0, per video then mean)"}
     return publish(NAME, net, config, job_type="stage1", training_data=TRAINING_DATA,
-                   steps=result.get("global_step"), recipe=recipe, metrics=metrics)
+                   steps=(result.get("global_step") or 0) + steps_before, recipe=recipe, metrics=metrics)
+
+
+PHASE2_STEPS = 5000
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,7 +59,12 @@ def main(argv: list[str] | None = None) -> None:
     runs_dir = footage.parent / "zoo-runs"
     cmd = [sys.executable, str(REPO / "run.py"), *training_overrides(footage, runs_dir), *extra]
     subprocess.run(cmd, check=True, cwd=REPO)
-    entry = publish_job(newest_job(runs_dir, "stage1"), "python -m vsr_lightning.zoo.train_stage1 " + " ".join(extra))
+    phase1 = newest_job(runs_dir, "stage1")
+    phase1_steps = json.loads((phase1 / "done.json").read_text())["global_step"]
+    subprocess.run([*cmd, f"stage1.init={phase1 / 'final.ckpt'}", f"stage1.max_steps={PHASE2_STEPS}"], check=True,
+                   cwd=REPO)
+    entry = publish_job(newest_job(runs_dir, "stage1"), "python -m vsr_lightning.zoo.train_stage1 " + " ".join(extra),
+                        steps_before=phase1_steps)
     print(json.dumps(entry["metrics"], indent=2))
 
 
