@@ -20,8 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from vsr_lightning.config_schema import check_known_keys, register_configs
 from vsr_lightning.data.embedded import ensure_embedded_dataset
+from vsr_lightning.data.frame_store import FrameStore
 from vsr_lightning.data.manifest import Manifest
-from vsr_lightning.data.video_io import frame_name, read_png
 from vsr_lightning.jobs.pipeline import Pipeline
 from vsr_lightning.metrics.video_quality import frame_psnr
 from vsr_lightning.systems.checkpoint_io import load_network
@@ -51,7 +51,7 @@ def validation_frames(root: Path) -> list[tuple[str, torch.Tensor]]:
     manifest = Manifest.load(root)
     out = []
     for video in manifest.split("val"):
-        rgb = read_png(root / "val" / "gt" / video.name / frame_name(0))
+        rgb = FrameStore(root, manifest, video, "gt").load([0])[0]  # whatever the layout (PNG or video)
         out.append((video.name, torch.from_numpy(rgb.copy()).permute(2, 0, 1).float().div(255)))
     return out
 
