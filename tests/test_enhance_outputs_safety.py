@@ -230,3 +230,42 @@ def test_command_line_refusal_is_one_line_without_traceback(work):
     assert (proc.returncode, proc.stderr, proc.stdout) == (2, f"error: {target}: already exists; pass --overwrite "
                                                               "to replace it\n", "")
     assert target.read_bytes() == b"an older result"
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_full_disk_stops_at_the_first_failed_write(work, capsys, monkeypatch, overwrite):
+    """Writes to ``/dev/full`` fail with ENOSPC: the run stops there, not after computing every frame."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    source = work["root"] / "in" / "noise.mkv"
+    rng = np.random.default_rng(0)
+    with VideoWriter(source, fps=25.0) as writer:
+        for _ in range(40):  # noise does not compress: the first packets overflow the muxer's buffer
+            writer.write(rng.integers(0, 256, (128, 128, 3), dtype=np.uint8))
+    calls = []
+
+    def identity(x, pqf=None):
+        calls.append(x.shape[1])
+        return x
+
+    class FullDiskWriter(VideoWriter):
+        def __init__(self, path, *args, **kwargs):
+            Path(path).unlink(missing_ok=True)
+            Path(path).symlink_to("/dev/full")
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr(enhance_module, "_load", lambda net, kind, device: identity)
+    monkeypatch.setattr(enhance_module, "VideoWriter", FullDiskWriter)
+    target = work["out"] / "result.mkv"
+    if overwrite:
+        target.write_bytes(b"an older result")
+    before = _snapshot(work["root"])
+    argv = [str(source), "-o", str(target), "--stage1", str(work["ckpt"]), "--no-progress", "--chunk", "4",
+            "--overlap", "0", "--no-dedup"] + (["--overwrite"] if overwrite else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {target}: write failed writing frame ")
+    assert err.endswith(": No space left on device (nothing changed there)\n") and err.count("\n") == 1
+    assert int(err.split("writing frame ")[1].split(":")[0]) < 30  # x264's lookahead delays the first packet
+    assert sum(calls) < 40, (err, calls)
+    assert _snapshot(work["root"]) == before and _hidden(work["out"]) == []

@@ -263,16 +263,26 @@ class _FrameSink:
         self.count = 0
 
     def write(self, frame: np.ndarray) -> None:
-        if self.writer is None:
-            write_png(frame, self.tmp / frame_name(self.count))
-        else:
-            self.writer.write(frame)
+        try:
+            if self.writer is None:
+                write_png(frame, self.tmp / frame_name(self.count))
+            else:
+                self.writer.write(frame)
+        except OSError as exc:  # disk full, folder removed: stop now, not after computing every frame
+            raise self._write_failed(exc, f"writing frame {self.count}") from exc
         self.count += 1
 
     def commit(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        except OSError as exc:
+            raise self._write_failed(exc, f"finishing the file after {self.count} frames") from exc
         self.staged.commit()
+
+    def _write_failed(self, exc: OSError, when: str) -> DataError:
+        """Name the output the user asked for, not the hidden temporary that is about to be removed."""
+        return DataError(self.staged.target, f"write failed {when}: {exc.strerror or exc} (nothing changed there)")
 
     def abort(self) -> None:
         if self.writer is not None:

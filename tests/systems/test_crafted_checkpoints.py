@@ -97,6 +97,9 @@ def _payloads(marker: Path, weights: dict[str, torch.Tensor]) -> dict[str, tuple
                                                            "pass model_config"),
         "config_only": ({"state_dict": None, "vsr_model": {"_target_": walk_save, **_save_call(marker)}},
                         "has 'vsr_model' but no 'state_dict' with the network's weights"),
+        "huge_network": ({"vsr_model": {**GOOD, "mid_channels": 100_000}},
+                         "model config asks for a BasicVSRPlusPlus with 6,751,032 M parameters (more than 500 M: "
+                         "not a network this project runs)"),
         "injected_state_entry": ({"state_dict": {**weights, "net.evil": nested}},
                                  "non-tensor network entries ['evil']"),
     }

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
@@ -94,9 +95,24 @@ def build_network(config: Mapping[str, Any], path: str | Path = "<config>") -> n
     return construct(cls, network_kwargs(cls, config, path), path)
 
 
+MAX_PARAMETERS = 500_000_000
+"""2 GB of float32 weights, far above any published restoration network (BasicVSR++ has 7.3 M): a config
+asking for more (``mid_channels: 100000``) is refused before any memory is allocated."""
+
+
 def construct(cls: type[nn.Module], kwargs: Mapping[str, Any], path: str | Path) -> nn.Module:
-    """Call an allowed class with checked arguments; its own argument errors name the file too."""
+    """Call an allowed class with checked arguments; its own argument errors name the file too.
+
+    The network is built on the ``meta`` device first (no memory), so a config that would exhaust the
+    machine's memory gets a one-line refusal instead of the out-of-memory killer."""
     try:
+        with torch.device("meta"):
+            size = sum(p.numel() for p in cls(**kwargs).parameters())
+        if size > MAX_PARAMETERS:
+            raise _fail(path, f"asks for a {cls.__name__} with {size / 1e6:,.0f} M parameters "
+                              f"(more than {MAX_PARAMETERS / 1e6:,.0f} M: not a network this project runs)")
         return cls(**kwargs)
-    except (TypeError, ValueError, NotImplementedError) as exc:
+    except (TypeError, ValueError, NotImplementedError, RuntimeError) as exc:
+        if str(exc).startswith(f"checkpoint {path}:"):
+            raise
         raise _fail(path, f"cannot build {cls.__name__} ({exc})") from None
