@@ -21,6 +21,7 @@ from vsr_lightning.config_schema import (
     register_configs,
 )
 from vsr_lightning.jobs.experiment_runner import run_experiment
+from vsr_lightning.jobs.wandb_runs import WandbUnreachable
 
 register_configs()
 
@@ -33,7 +34,11 @@ def main(cfg: DictConfig) -> None:
     except (UnknownConfigKey, BadConfigValue) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    run_experiment(cfg)
+    try:
+        run_experiment(cfg)
+    except WandbUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -133,6 +133,8 @@ class LoggerConfig:
     log_samples: bool = True
     init_timeout: float = 30.0
     """Seconds an online run waits for the server before it logs offline instead."""
+    offline_fallback: bool = True
+    """False: an unreachable server stops the run at once (naming the server) instead of logging offline."""
 
 
 @dataclass

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from vsr_lightning.jobs.fit_job import load_samples
 from vsr_lightning.jobs.job_dir import is_rank_zero
 from vsr_lightning.jobs.pipeline import Pipeline
-from vsr_lightning.jobs.wandb_runs import log_arm_run, resolve_mode
+from vsr_lightning.jobs.wandb_runs import WandbUnreachable, log_arm_run, resolve_mode
 from vsr_lightning.report import run_schema as keys
 from vsr_lightning.report.rendering import to_markdown
 from vsr_lightning.report.run_record import FrameRow, RunRecord, RunState
@@ -71,6 +71,8 @@ def run_experiment(cfg: DictConfig) -> dict[str, dict]:
         pipeline = Pipeline(acfg, arm)
         try:
             result = pipeline.run()
+        except WandbUnreachable:  # online-only logging asked for: no arm can log, stop at once
+            raise
         except Exception as err:  # keep going: the other arms still run and are reported
             failures[arm] = f"{type(err).__name__}: {err}"
             traceback.print_exc()

@@ -42,9 +42,19 @@ def _quiet_env() -> None:
     os.environ.setdefault("WANDB_CONSOLE", "off")
 
 
-def start_run(mode: str, init_timeout: float, **init: Any) -> Any:
+class WandbUnreachable(RuntimeError):
+    """An online-only run (``logger.offline_fallback=false``) whose server did not answer."""
+
+
+def server_url() -> str:
+    """The W&B server runs talk to: ``WANDB_BASE_URL`` or the public one."""
+    return os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+
+
+def start_run(mode: str, init_timeout: float, offline_fallback: bool = True, **init: Any) -> Any:
     """``wandb.init(**init)``; online, a server that does not answer within ``init_timeout`` seconds makes
-    the run offline instead (one warning line saying where it is and how to upload it), so training goes on."""
+    the run offline instead (one warning line naming the server, where the run is and how to upload it), so
+    training goes on; with ``offline_fallback=False`` it raises :class:`WandbUnreachable` naming the server."""
     import wandb
 
     if mode != "online":
@@ -53,9 +63,12 @@ def start_run(mode: str, init_timeout: float, **init: Any) -> Any:
         return wandb.init(mode="online", settings=wandb.Settings(init_timeout=init_timeout), **init)
     except wandb.errors.Error as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(f"warning: W&B server unreachable ({reason}); logging offline under {init.get('dir')}/wandb, "
-              f"upload later with `wandb sync`", file=sys.stderr)
         wandb.teardown()  # the failed online attempt still holds the run id: release it first
+        if not offline_fallback:
+            raise WandbUnreachable(f"W&B server {server_url()} unreachable ({reason}); logger.offline_fallback="
+                                   "false asks for online logging only") from None
+        print(f"warning: W&B server {server_url()} unreachable ({reason}); logging offline under "
+              f"{init.get('dir')}/wandb, upload later with `wandb sync`", file=sys.stderr)
         return wandb.init(mode="offline", **init)
 
 
@@ -70,7 +83,8 @@ def training_logger(logger_cfg: Any, name: str, group: str, job_type: str, run_i
     init = {"project": logger_cfg.project, "entity": logger_cfg.entity, "name": name, "group": group,
             "job_type": job_type, "id": run_id, "resume": "allow", "dir": str(save_dir), "config": config,
             "tags": list(logger_cfg.tags)}
-    experiment = start_run(resolve_mode(logger_cfg.mode), logger_cfg.init_timeout, **init) \
+    experiment = start_run(resolve_mode(logger_cfg.mode), logger_cfg.init_timeout,
+                           logger_cfg.offline_fallback, **init) \
         if rank_zero_only.rank == 0 else None
     return WandbLogger(experiment=experiment, save_dir=str(save_dir), **{k: v for k, v in init.items() if k != "dir"},
                        mode=resolve_mode(logger_cfg.mode))
@@ -89,7 +103,8 @@ def log_arm_run(logger_cfg: Any, group: str, arm: str, job_type: str, config: di
 
     _quiet_env()
     Path(logger_cfg.dir).mkdir(parents=True, exist_ok=True)
-    run = start_run(resolve_mode(logger_cfg.mode), logger_cfg.init_timeout, project=logger_cfg.project,
+    run = start_run(resolve_mode(logger_cfg.mode), logger_cfg.init_timeout, logger_cfg.offline_fallback,
+                    project=logger_cfg.project,
                     entity=logger_cfg.entity, group=group, name=f"{group}/{arm}", job_type=job_type, config=config,
                     dir=str(logger_cfg.dir), tags=[*logger_cfg.tags, "arm"], reinit="finish_previous")
     try:
