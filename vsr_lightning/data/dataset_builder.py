@@ -102,14 +102,16 @@ def _clip_length(clip: ClipSpec, stop: int) -> int:
     return n + (n // clip.repeat_every if clip.repeat_every else 0)
 
 
-class _GtVideoWriter:
-    """Lossless FFV1 writer for original yuv420p frames (layout ``video``): no colour round trip."""
+class GtVideoWriter:
+    """Lossless FFV1 writer for original frames (layout ``video``): no colour round trip.
 
-    def __init__(self, path: Path, width: int, height: int, fps: float) -> None:
+    ``pix_fmt`` is the frames' own format: ``yuv420p`` for video sources, ``gbrp`` for RGB (PNG) ones."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, pix_fmt: str = "yuv420p") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(path), mode="w")
         self._stream = self._container.add_stream("ffv1", rate=Fraction(fps).limit_denominator(1001))
-        self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
+        self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, pix_fmt
         self._stream.codec_context.time_base = Fraction(1) / self._stream.average_rate
         self._count = 0
 
@@ -142,7 +144,7 @@ def _build_clip(
     bitstream = split_dir / qp_dir / f"{clip.name}.mkv"
     encoder = HevcEncoder(bitstream, n, info.width, info.height, info.fps, options.hevc)
     gt_dir = split_dir / "gt" / clip.name
-    gt_video = _GtVideoWriter(split_dir / "gt" / f"{clip.name}.mkv", info.width, info.height, info.fps) \
+    gt_video = GtVideoWriter(split_dir / "gt" / f"{clip.name}.mkv", info.width, info.height, info.fps) \
         if options.layout == "video" else None
     if gt_video is None:
         gt_dir.mkdir(parents=True)

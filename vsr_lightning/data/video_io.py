@@ -22,6 +22,11 @@ from vsr_lightning.data.errors import DataError
 RAW_YUV_SUFFIXES = {".yuv"}
 """Files with these suffixes are raw planar 8-bit YUV 4:2:0 and need an explicit size."""
 
+RAW_BITSTREAM_FORMATS = {".bin": "hevc", ".hevc": "hevc", ".265": "hevc", ".h265": "hevc", ".264": "h264",
+                         ".h264": "h264"}
+"""Elementary streams without a container (HM writes ``.bin``): FFmpeg is told the format instead of
+guessing it, and their rate comes from the caller (they carry no timing)."""
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -64,7 +69,7 @@ class VideoReader:
     Args:
         path: any FFmpeg-readable file (mp4, mkv, y4m, ...) or a raw ``.yuv`` file.
         size: ``(width, height)``; required for raw YUV, ignored otherwise.
-        fps: frame rate to report for raw YUV (containers carry their own).
+        fps: frame rate to report for raw YUV and bare bitstreams (containers carry their own).
         resize: optional ``(width, height)`` to rescale every frame to (area filter).
     """
 
@@ -79,6 +84,8 @@ class VideoReader:
         if not self.path.is_file():
             raise DataError(self.path, "no such video file")
         self.raw = self.path.suffix.lower() in RAW_YUV_SUFFIXES
+        self._format = RAW_BITSTREAM_FORMATS.get(self.path.suffix.lower())
+        self._fps = fps
         self.resize = resize
         if self.raw:
             if size is None:
@@ -113,13 +120,15 @@ class VideoReader:
 
     def _probe_container(self) -> VideoInfo:
         try:
-            with av.open(str(self.path)) as container:
+            with av.open(str(self.path), format=self._format) as container:
                 if not container.streams.video:
                     raise DataError(self.path, "no video stream")
                 stream = container.streams.video[0]
                 rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+                if self._format is not None:
+                    rate = Fraction(self._fps).limit_denominator(1001)
                 width, height = stream.codec_context.width, stream.codec_context.height
-                announced = _announced_frames(container, stream, rate)
+                announced = None if self._format else _announced_frames(container, stream, rate)
                 count = 0
                 for packet in container.demux(stream):
                     if packet.size:
@@ -190,7 +199,7 @@ class VideoReader:
 
     def _container_frames(self) -> Iterator[av.VideoFrame]:
         try:
-            with av.open(str(self.path)) as container:
+            with av.open(str(self.path), format=self._format) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 yield from container.decode(stream)
