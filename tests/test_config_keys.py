@@ -65,6 +65,16 @@ def test_arm_overrides_are_checked_before_any_arm_runs():
         check_known_keys(cfg)
 
 
+def test_typos_inside_an_arms_phase_list_are_refused():
+    cfg = _compose(["+experiment=ablation_mse_finetune",
+                    "experiment.arms.three_step.stage1.phases=[{loss: mse, stpes: 3}]"])
+    with pytest.raises(UnknownConfigKey) as info:
+        check_known_keys(cfg)
+    assert str(info.value) == ("unknown config key 'experiment.arms.three_step.stage1.phases[0].stpes': not in the "
+                               "schema (vsr_lightning/config_schema.py), so nothing would read it; did you mean "
+                               "'experiment.arms.three_step.stage1.phases[0].steps'?")
+
+
 def test_keys_without_plus_still_fail_at_composition():
     with pytest.raises(ConfigCompositionException, match="stage1.max_step"):
         _compose(["stage1.max_step=3"])
@@ -100,6 +110,13 @@ def test_run_py_exits_2_with_one_line(tmp_path):
     (["data.patch=0"], "config key 'data.patch' must be at least 1, got 0"),
     (["+experiment=ablation_pqf", "+experiment.arms.pqf.stage1.max_steps=0"],
      "config key 'experiment.arms.pqf.stage1.max_steps' must be at least 1, got 0"),
+    (["stage1.phases=[{loss: mse}]"],
+     "config key 'stage1.phases[0].steps' is missing: every phase needs its number of steps"),
+    (["stage1.phases=[{loss: mse, steps: 5}, {loss: mse, steps: 0}]"],
+     "config key 'stage1.phases[1].steps' must be a whole number of at least 1, got 0"),
+    (["+experiment=ablation_mse_finetune", "experiment.arms.three_step.stage1.phases=[{loss: mse}]"],
+     "config key 'experiment.arms.three_step.stage1.phases[0].steps' is missing: every phase needs its number of "
+     "steps"),
 ])
 def test_impossible_counts_are_refused_naming_the_key(overrides, line):
     with pytest.raises(BadConfigValue) as info:

@@ -13,12 +13,12 @@ import dataclasses
 import difflib
 import inspect
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 from vsr_lightning.systems.video_enhancer import EnhanceOptions
 
@@ -48,6 +48,18 @@ class EvaluationOverrides:
 
 
 @dataclass
+class TrainingPhase:
+    """One more phase of stage-one training: its loss, its steps and, optionally, its own training data."""
+
+    loss: str = "mse"
+    steps: int = MISSING
+    train_sources: list[Any] | None = None
+    """Data sources as in ``data.train_sources`` (None: the same data as before), e.g. the official data only."""
+    lr: float | None = None
+    """Peak learning rate of this phase's warm-up and cosine cycle (None: ``optim.lr``)."""
+
+
+@dataclass
 class StageOneConfig:
     """BasicVSR++ training. ``progressive`` = [[blocks, steps], ...] grows the trunk step by step."""
 
@@ -56,8 +68,9 @@ class StageOneConfig:
     val_every: int = 50
     batch_size: int | None = None
     loss: str = "charbonnier"
-    mse_steps: int = 0
-    """Final steps trained with MSE instead (the recipe's fine-tuning phase); 0 = none."""
+    phases: list[TrainingPhase] = field(default_factory=list)
+    """Phases after the first (the training above: ``loss``, ``max_steps`` or ``progressive``), each a job of
+    its own from the previous phase's weights: the winners' MSE on all data, then MSE on the official data."""
     ema_decay: float | None = None
     flow_freeze_steps: int = 20
     flow_lr_mult: float = 0.25
@@ -79,7 +92,6 @@ class StageTwoConfig:
     batch_size: int = 8
     patch: int = 48
     loss: str = "charbonnier"
-    mse_steps: int = 0
     ema_decay: float | None = None
     init: str = "scratch"
     """``scratch``, ``pretrain`` (the framework's own denoising pre-training) or a checkpoint path."""
@@ -204,6 +216,18 @@ def unknown_keys(cfg: Mapping[str, Any], schema: type = TrainConfig, prefix: str
         kind, value = fields[key], cfg[key]
         if dataclasses.is_dataclass(kind) and isinstance(value, Mapping):
             yield from unknown_keys(value, kind, f"{prefix}{key}.")
+        elif (item := _list_item_schema(kind)) and isinstance(value, Sequence) and not isinstance(value, str):
+            for i, entry in enumerate(value):  # ``stage1.phases``: a list of schema entries
+                if isinstance(entry, Mapping):
+                    yield from unknown_keys(entry, item, f"{prefix}{key}[{i}].")
+
+
+def _list_item_schema(kind: Any) -> type | None:
+    """The dataclass of ``list[Dataclass]`` (``stage1.phases``), else None."""
+    if typing.get_origin(kind) is list:
+        (item,) = typing.get_args(kind)
+        return item if dataclasses.is_dataclass(item) else None
+    return None
 
 
 def _section(cfg: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
@@ -288,12 +312,25 @@ def bad_values(cfg: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
                 yield f"{prefix}{section}.{key}", f"must be at least 1, got {value}"
 
 
+def bad_phases(cfg: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted key, problem) for a later training phase without a positive step count."""
+    phases = _section(cfg, "stage1").get("phases") if "stage1" in cfg else None
+    for i, phase in enumerate(phases or []):
+        key = f"{prefix}stage1.phases[{i}].steps"
+        missing = OmegaConf.is_config(phase) and OmegaConf.is_missing(phase, "steps")
+        if not isinstance(phase, Mapping) or missing or "steps" not in phase:
+            yield key, "is missing: every phase needs its number of steps"
+        elif isinstance(phase["steps"], bool) or not isinstance(phase["steps"], int) or phase["steps"] < 1:
+            yield key, f"must be a whole number of at least 1, got {phase['steps']!r}"
+
+
 def check_values(cfg: Mapping[str, Any]) -> None:
     """Refuse the first impossible count of the composed configuration or of an experiment arm, naming it."""
-    found = list(bad_values(cfg))
+    found = [*bad_values(cfg), *bad_phases(cfg)]
     for arm, overrides in _section(cfg, "experiment", "arms").items():
         if isinstance(overrides, Mapping):
-            found += bad_values(overrides, f"experiment.arms.{arm}.")
+            found += [*bad_values(overrides, f"experiment.arms.{arm}."),
+                      *bad_phases(overrides, f"experiment.arms.{arm}.")]
     if found:
         key, problem = found[0]
         raise BadConfigValue(f"config key {key!r} {problem}")

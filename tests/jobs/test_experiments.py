@@ -12,6 +12,7 @@ from omegaconf.errors import ValidationError
 
 from vsr_lightning.config_schema import register_configs
 from vsr_lightning.jobs.experiment_runner import arm_config, arm_names, run_experiment
+from vsr_lightning.jobs.pipeline import Pipeline
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml") if p.stem != "paper_scale")
@@ -44,8 +45,8 @@ def test_every_experiment_composes_with_its_arms(name):
         acfg = arm_config(cfg, arm)
         assert acfg.experiment.compare_stage in ("stage1", "stage2")
         OmegaConf.to_container(acfg, resolve=False)
-    if name.startswith("ablation_") or name == "taomc2":
-        assert len(arms) == 2  # each ablation names its two arms
+    if name.startswith("ablation_") or name == "taomc2":  # each ablation names its two arms (three steps: three)
+        assert len(arms) == (3 if name == "ablation_mse_finetune" else 2)
 
 
 def test_typos_and_wrong_types_fail_at_start():
@@ -66,3 +67,31 @@ def test_every_experiment_runs_at_smoke_scale(name, tmp_path, embedded_root):
         assert result["per_video"]["carphone_val0"]["psnr"] > 20
         assert len(result["per_frame"]) == 4
     assert (tmp_path / "reports" / name / "report.md").is_file()
+
+
+OFFICIAL = [{"root": "embedded", "split": "train", "include": ["carphone_*", "bikes_*"], "exclude": [],
+             "weight": 1.0}]
+
+
+def test_three_step_convergence_chains_its_phases(tmp_path, embedded_root, monkeypatch):
+    """Charbonnier, then MSE on all data, then MSE on the official data only: three jobs, each from the last."""
+    cfg = _compose(["+experiment=ablation_mse_finetune", "arm=three_step", "experiment.baseline_arm=three_step",
+                    *smoke_overrides(tmp_path, embedded_root)])
+    acfg = arm_config(cfg, "three_step")
+    plan = Pipeline(acfg, "three_step").stage1_plan()
+    assert [(s.phase, s.loss, s.steps, s.train_sources) for s in plan] == [
+        (0, "charbonnier", 1, None), (1, "mse", 1, None), (2, "mse", 1, OFFICIAL)]
+    built: list[dict] = []
+    original = Pipeline.datamodule
+
+    def recording(self, **overrides):
+        built.append(overrides)
+        return original(self, **overrides)
+
+    monkeypatch.setattr(Pipeline, "datamodule", recording)
+    result = run_experiment(cfg)["three_step"]
+    phases = [step for step in result["lineage"] if "job" in step]
+    assert [step.get("loss") for step in phases] == [None, "mse", "mse"]
+    assert phases[2]["train_sources"] == OFFICIAL and phases[1]["train_sources"] is None
+    assert [o.get("train_sources") for o in built if "batch_size" in o] == [None, None, OFFICIAL]
+    assert len({step["job"] for step in phases}) == 3

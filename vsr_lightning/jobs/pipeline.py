@@ -26,6 +26,7 @@ from vsr_lightning.data.noisy_stills import NoisyStillsDataModule
 from vsr_lightning.data.video_io import frame_name, write_png
 from vsr_lightning.jobs.fit_job import FitSpec, run_fit
 from vsr_lightning.jobs.job_dir import JobDir
+from vsr_lightning.jobs.training_step import TrainingStep
 from vsr_lightning.metrics.video_quality import PsnrConvention
 from vsr_lightning.report import run_schema as keys
 from vsr_lightning.systems.checkpoint_io import load_network, load_network_weights_into
@@ -117,12 +118,11 @@ class Pipeline:
         config.update(extra or {})
         return config
 
-    def _system_kwargs(self, stage_cfg: DictConfig, max_steps: int) -> dict:
+    def _system_kwargs(self, stage_cfg: DictConfig, max_steps: int, phase: TrainingStep | None = None) -> dict:
+        """Loss and optimiser settings of a job; a later phase has its own loss and one cosine cycle."""
         optim = stage_cfg.optim
-        mse_steps = stage_cfg.get("mse_steps", 0) or 0
-        return {
+        kwargs = {
             "loss": stage_cfg.loss,
-            "mse_from_step": max_steps - mse_steps if mse_steps else None,
             "lr": optim.lr, "betas": tuple(optim.betas), "weight_decay": optim.weight_decay,
             "warmup_steps": optim.warmup_steps, "restart_periods": list(optim.restart_periods),
             "ema_decay": stage_cfg.get("ema_decay"),
@@ -131,27 +131,47 @@ class Pipeline:
             if "test_evaluation" in stage_cfg else None,
             "crop_border": self.cfg.crop_border,
         }
+        if phase is not None and phase.phase > 0:
+            warmup = min(int(optim.warmup_steps), max(0, max_steps - 1))
+            kwargs.update(loss=phase.loss, lr=phase.lr if phase.lr is not None else optim.lr, warmup_steps=warmup,
+                          restart_periods=[max(1, max_steps - warmup)])
+        return kwargs
 
     # -- stage one -----------------------------------------------------------------------------
-    def stage1(self) -> dict:
-        """Train stage one (each progressive step a job of its own); returns the last job's result."""
+    def stage1_plan(self) -> list[TrainingStep]:
+        """Stage one's jobs in order: the progressive steps (or the one job) of phase 0, then the later phases."""
         s1 = self.cfg.stage1
-        steps = [list(x) for x in s1.progressive] if s1.progressive else [[s1.model.num_reconstruction_blocks,
-                                                                          s1.max_steps]]
+        growth = [list(x) for x in s1.progressive] if s1.progressive else [[s1.model.num_reconstruction_blocks,
+                                                                           s1.max_steps]]
+        plan = [TrainingStep(int(blocks), self.steps(n), 0, str(s1.loss)) for blocks, n in growth]
+        for number, phase in enumerate(s1.phases or [], start=1):
+            sources = _plain(phase.train_sources)
+            plan.append(TrainingStep(plan[-1].blocks, self.steps(phase.steps), number, str(phase.loss), sources,
+                                     phase.lr))
+        return plan
+
+    def stage1(self) -> dict:
+        """Train stage one (each progressive step and each later phase a job of its own); returns the last
+        job's result."""
+        plan = self.stage1_plan()
         previous: dict | None = None
-        for index, (blocks, n_steps) in enumerate(steps):
-            previous = self._stage1_step(index, blocks, self.steps(n_steps), previous, last=index == len(steps) - 1)
+        for index, step in enumerate(plan):
+            previous = self._stage1_step(index, step, previous, last=index == len(plan) - 1)
         assert previous is not None
         return previous
 
-    def _stage1_step(self, index: int, blocks: int, n_steps: int, previous: dict | None, last: bool) -> dict:
+    def _stage1_step(self, index: int, step: TrainingStep, previous: dict | None, last: bool) -> dict:
         s1 = self.cfg.stage1
+        blocks, n_steps = step.blocks, step.steps
         model_cfg = {**_plain(s1.model), "num_reconstruction_blocks": int(blocks)}
         spec = {**self.data_spec(), "stage1": _plain(s1), "model": model_cfg, "steps": n_steps, "seed": self.cfg.seed,
                 "init_weights": weights_identity(s1.init) if previous is None else None,
                 "trainer": self.trainer_kwargs, "previous": previous["key"] if previous else None,
                 "crop_border": self.cfg.crop_border}
         spec["stage1"].pop("test_evaluation", None)  # testing options do not change training
+        spec["stage1"].pop("phases", None)  # a phase's job depends on its own phase and the jobs before it
+        if step.phase > 0:
+            spec["phase"] = step.describe()
         job = JobDir.create(self.runs_dir, "stage1", spec)
         with job.lock():
             L.seed_everything(self.cfg.seed + index, workers=True)
@@ -164,11 +184,14 @@ class Pipeline:
             elif s1.init:  # a deeper trunk than the file's (a progressive arm) starts with identity blocks
                 load_network_weights_into(net, s1.init, grow_from_smaller=True)
                 lineage.append({"init": str(s1.init)})
-            lineage.append({"job": job.key, "reconstruction_blocks": int(blocks), "steps": int(n_steps)})
+            lineage.append({"job": job.key, "reconstruction_blocks": int(blocks), "steps": int(n_steps),
+                            **(step.describe() if step.phase > 0 else {})})
             system = StageOneSystem(net, flow_freeze_steps=s1.flow_freeze_steps if previous is None else 0,
                                     flow_lr_mult=s1.flow_lr_mult, lineage=lineage, model_config=model_cfg,
-                                    **self._system_kwargs(s1, n_steps))
-            overrides = {"batch_size": s1.batch_size} if s1.batch_size else {}
+                                    **self._system_kwargs(s1, n_steps, step))
+            overrides: dict[str, Any] = {"batch_size": s1.batch_size} if s1.batch_size else {}
+            if step.train_sources is not None:
+                overrides["train_sources"] = step.train_sources
             fit = FitSpec(job, system, self.datamodule(**overrides), n_steps, self.val_every(s1.val_every, n_steps),
                           self.trainer_kwargs,
                           self.cfg.logger, f"stage1-{blocks}blk-{job.key}", "stage1",

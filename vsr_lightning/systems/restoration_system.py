@@ -33,8 +33,8 @@ class RestorationSystem(L.LightningModule):
 
     Args:
         net: the network (a plain ``nn.Module`` from ``vsr_lightning.models``).
-        loss: ``"charbonnier"`` (default) or ``"mse"``.
-        mse_from_step: switch to MSE from this step on (the recipe's fine-tuning phase); None: never.
+        loss: ``"charbonnier"`` (default) or ``"mse"``; a later training phase with another loss is a job of
+            its own (``stage1.phases``).
         lr, betas, weight_decay: Adam settings.
         warmup_steps, restart_periods: schedule (linear warm-up, then cosine cycles of these lengths).
         ema_decay: keep an exponential moving average of the weights and evaluate it; None: off.
@@ -52,7 +52,6 @@ class RestorationSystem(L.LightningModule):
         self,
         net: nn.Module,
         loss: str = "charbonnier",
-        mse_from_step: int | None = None,
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.9, 0.99),
         weight_decay: float = 0.0,
@@ -70,8 +69,8 @@ class RestorationSystem(L.LightningModule):
         self.net = net
         self.save_hyperparameters(ignore=["net"])
         self.model_config = model_config
-        self.loss_name, self.mse_from_step = loss, mse_from_step
-        self.loss_fn, self.mse = make_loss(loss), make_loss("mse")
+        self.loss_name = loss
+        self.loss_fn = make_loss(loss)
         self.ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) \
             if ema_decay else None
         self.eval_options = EnhanceOptions(**(evaluation or {}))
@@ -105,19 +104,12 @@ class RestorationSystem(L.LightningModule):
         """The weights evaluation uses: the EMA copy when enabled."""
         return self.ema.module if self.ema is not None else self.net
 
-    def current_loss_name(self) -> str:
-        if self.mse_from_step is not None and self.global_step >= self.mse_from_step:
-            return "mse"
-        return self.loss_name
-
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         pred, target = self.training_pair(batch)
-        loss_fn = self.mse if self.current_loss_name() == "mse" else self.loss_fn
-        loss = loss_fn(pred, target)
+        loss = self.loss_fn(pred, target)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {self.global_step}; lower lr or add warm-up")
         self.log("train/loss", loss, prog_bar=True, batch_size=target.shape[0])
-        self.log("train/mse_phase", float(self.current_loss_name() == "mse"), batch_size=target.shape[0])
         return loss
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
