@@ -92,7 +92,8 @@ def evaluate(outputs: Path, gt_root: Path, lq_root: Path, protocol: str, size: t
     chosen = PROTOCOLS[protocol]
     found = {side: discover_sources(root, size, fps) for side, root in
              (("GT", gt_root), ("LQ", lq_root), ("outputs", outputs))}
-    pairing = match_by_name({side: d.sources for side, d in found.items()})
+    single = all(Path(p).is_file() for p in (gt_root, lq_root, outputs))
+    pairing = match_by_name({side: d.sources for side, d in found.items()}, explicit=single)
     if pairing.unpaired["outputs"]:
         names = ", ".join(pairing.unpaired["outputs"])
         raise DataError(outputs, f"outputs without a GT in {gt_root} and an LQ in {lq_root}: {names}")

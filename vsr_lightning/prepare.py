@@ -5,10 +5,16 @@ Examples::
     python -m vsr_lightning.prepare ~/raw_videos ~/data/my_extra --clip-frames 30
     python -m vsr_lightning.prepare ~/yuv ~/data/my_yuv --size 416x240 --fps 30 --val-fraction 0.2
     python -m vsr_lightning.prepare --embedded          # (re)build the embedded default dataset
+    python -m vsr_lightning.prepare --pairs test_18/raw test_18/HM16.5_LDP/QP37 ~/data/mfqe2_test --split test
 
 Each source video becomes one or more clips (``--clip-frames``), each compressed with libx265 in
 the low-delay-P QP cascade. ``--val-fraction`` holds out *whole* source videos for validation so
 no clip of a validation video is ever trained on.
+
+``--pairs GT LQ OUT`` imports pairs a benchmark already ships (LDV 2.0, MFQE 2.0) without re-encoding:
+GT and LQ as raw YUV 4:2:0 (JCT-VC names or ``--size``/``--fps``), PNG folders or any FFmpeg-readable
+file (HM's ``.bin`` bitstreams included), paired by video name; PQF flags from the low-delay-P period
+(``--pqf-period``) or HM encoder logs (``--hm-log``); splits from name lists (``--val-list``, ``--test-list``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from vsr_lightning.data.dataset_builder import BuildOptions, ClipSpec, SourceSpe
 from vsr_lightning.data.embedded import ensure_embedded_dataset
 from vsr_lightning.data.errors import DataError, os_error_line
 from vsr_lightning.data.hevc import HevcConfig
+from vsr_lightning.data.manifest import Manifest
+from vsr_lightning.data.pair_import import PairOptions, import_pairs
+from vsr_lightning.data.pair_plan import assign_splits, hm_logs_for, plan_pairs
 from vsr_lightning.data.video_io import VideoReader, parse_size
 from vsr_lightning.termination import exit_on_sigterm
 
@@ -68,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("src", nargs="?", type=Path, help="a video file or a folder of videos")
     parser.add_argument("out", nargs="?", type=Path, help="dataset folder to create")
     parser.add_argument("--embedded", action="store_true", help="build the embedded default dataset and exit")
+    parser.add_argument("--pairs", nargs=3, type=Path, metavar=("GT", "LQ", "OUT"),
+                        help="import existing (original, compressed) pairs without re-encoding")
+    parser.add_argument("--pqf-period", type=int, default=4, help="--pairs: PQF every n-th frame (default 4)")
+    parser.add_argument("--hm-log", type=Path, help="--pairs: HM encoder log (or a folder of <video>.log)")
+    parser.add_argument("--val-list", type=Path, help="--pairs: file of validation video names")
+    parser.add_argument("--test-list", type=Path, help="--pairs: file of test video names")
     parser.add_argument("--size", help="frame size of raw .yuv files, WxH")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate of raw .yuv files (default 25)")
     parser.add_argument("--resize", help="rescale every video to WxH first")
@@ -92,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             path = ensure_embedded_dataset(root, hevc=HevcConfig(qp=args.qp), progress=not args.quiet)
             print(f"embedded dataset ready: {path}")
             return 0
+        if args.pairs:
+            return _report(import_pairs_from_args(args), args.pairs[2])
         if args.src is None or args.out is None:
             build_parser().error("give SRC and OUT (or --embedded)")
         clips = plan_clips(find_sources(args.src), args)
@@ -104,8 +121,25 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # disk full, read-only output: the build removed its partial folder
         print(f"error: {os_error_line(err)}", file=sys.stderr)
         return 2
+    return _report(manifest, args.out)
+
+
+def import_pairs_from_args(args: argparse.Namespace) -> Manifest:
+    """``--pairs GT LQ OUT``: plan (pair, check, read lists and logs), then import."""
+    gt_root, lq_root, out = args.pairs
+    size = parse_size(args.size) if args.size else None
+    pairs = plan_pairs(gt_root, lq_root, size, args.fps)
+    names = [p.name for p in pairs]
+    options = PairOptions(qp=args.qp, pqf_period=args.pqf_period, layout=args.layout,
+                          duplicate_threshold=args.duplicate_threshold, hm_logs=hm_logs_for(args.hm_log, names),
+                          splits=assign_splits(names, args.val_list, args.test_list), default_split=args.split,
+                          progress=not args.quiet)
+    return import_pairs(out, pairs, name=out.name, options=options, overwrite=args.overwrite)
+
+
+def _report(manifest: Manifest, out: Path) -> int:
     splits = {s: len(manifest.split(s)) for s in sorted({v.split for v in manifest.videos})}
-    print(f"dataset ready: {args.out} ({', '.join(f'{n} {s}' for s, n in splits.items())} videos, "
+    print(f"dataset ready: {out} ({', '.join(f'{n} {s}' for s, n in splits.items())} videos, "
           f"manifest hash {manifest.content_hash})")
     return 0
 

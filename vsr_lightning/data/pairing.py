@@ -32,9 +32,15 @@ class Pairing:
                 for side, names in self.unpaired.items() if names]
 
 
-def match_by_name(sides: dict[str, dict[str, FrameSource]]) -> Pairing:
-    """Match the videos of each side (``{side label: {name: source}}``) by name."""
+def match_by_name(sides: dict[str, dict[str, FrameSource]], explicit: bool = False) -> Pairing:
+    """Match the videos of each side (``{side label: {name: source}}``) by name.
+
+    ``explicit``: each side was given as one video (a file named on the command line), so they pair
+    whatever their names (``carphone_pristine.mp4`` with ``carphone_distorted.mp4``)."""
     labels = list(sides)
+    if explicit and all(len(v) == 1 for v in sides.values()):
+        first = next(iter(sides[labels[0]].values()))
+        return Pairing({first.name: [next(iter(sides[s].values())) for s in labels]}, {s: [] for s in labels})
     common = set.intersection(*(set(v) for v in sides.values()))
     matched = {name: [sides[s][name] for s in labels] for name in sorted(common)}
     left = {s: {n: src for n, src in sides[s].items() if n not in common} for s in labels}

@@ -1,0 +1,202 @@
+"""Build a prepared dataset from pairs a benchmark already ships (GT + HM-compressed LQ), never re-encoding.
+
+LDV 2.0 and MFQE 2.0 publish originals and their HM low-delay-P compressions; re-encoding with x265
+would give other data than the published numbers were measured on. Each GT video is paired with its
+LQ by name, checked (same frame count and size), and streamed once: frames written in the dataset's
+layout, the LQ bitstream copied as is (``lq_qp<QP>/<video>.mkv`` plus its QP sidecar), duplicates and
+cleaning statistics computed as ``prepare`` does, PQF flags from the LDP period or an HM log. The
+dataset is written into a temporary folder renamed at the very end, as ``prepare`` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+from av.video.frame import PictureType
+from tqdm.auto import tqdm
+
+from vsr_lightning.data.clip_stats import ClipStatsAccumulator
+from vsr_lightning.data.dataset_builder import LAYOUTS, GtVideoWriter, _replace_dir, _wait_all
+from vsr_lightning.data.duplicates import DuplicateDetector
+from vsr_lightning.data.errors import DataError
+from vsr_lightning.data.frame_sources import FrameSource
+from vsr_lightning.data.hevc import HevcConfig, QpSidecar, ldp_qp_schedule, pqf_flags, sidecar_path
+from vsr_lightning.data.hm_log import read_hm_log
+from vsr_lightning.data.manifest import Manifest, VideoEntry, sha256_file
+from vsr_lightning.data.remux import remux_to_mkv
+from vsr_lightning.data.video_io import frame_name, write_png
+
+
+@dataclass
+class PairOptions:
+    """How imported pairs become a dataset."""
+
+    qp: int = 37
+    """The QP the LQ was compressed at (names the ``lq_qp<QP>`` folder; the nominal cascade's base)."""
+    pqf_period: int = 4
+    layout: str = "png"
+    duplicate_threshold: float = 0.0
+    hm_logs: dict[str, Path] = field(default_factory=dict)
+    """HM encoder log per video name; PQFs and QPs come from it instead of the period."""
+    splits: dict[str, str] = field(default_factory=dict)
+    """Split per video name (from the official lists); others go to ``default_split``."""
+    default_split: str = "train"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if self.pqf_period < 1:
+            raise ValueError(f"the PQF period must be at least 1, got {self.pqf_period}")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One video to import: its name in the dataset, its original and its compressed version."""
+
+    name: str
+    gt: FrameSource
+    lq: FrameSource
+
+
+def _source_hash(source: FrameSource) -> str:
+    if source.kind != "png":
+        return sha256_file(source.path)
+    digest = hashlib.sha256()
+    for path in source.png_files:
+        digest.update(sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def _frames(source: FrameSource) -> Iterator[tuple[av.VideoFrame, np.ndarray]]:
+    """Each frame once decoded: as stored (for a lossless copy) and as RGB (for PNGs, stats, duplicates)."""
+    if source.kind == "png":
+        for rgb in source.rgb_frames():
+            yield av.VideoFrame.from_ndarray(rgb, format="rgb24"), rgb
+        return
+    for frame in source.yuv_frames():
+        yield frame, frame.to_ndarray(format="rgb24")
+
+
+def _qp_and_types(pair: Pair, options: PairOptions) -> tuple[list[int], list[str], list[bool], str]:
+    n = pair.gt.num_frames
+    log = options.hm_logs.get(pair.name)
+    if log is not None:
+        hm = read_hm_log(log, n)
+        return hm.qp, hm.frame_type, pqf_flags(hm.qp), f"HM log {log}"
+    qps = ldp_qp_schedule(n, HevcConfig(qp=options.qp))
+    return qps, [], pqf_flags(qps, options.pqf_period), "nominal HM low-delay-P cascade (no encoder log)"
+
+
+class _PairWriter:
+    """Where one pair's frames go in the chosen layout; the LQ bitstream is copied, never re-encoded."""
+
+    def __init__(self, root: Path, pair: Pair, split: str, qp_dir: str, layout: str, pool: ThreadPoolExecutor):
+        self.pair, self.layout, self.pool, self.pending = pair, layout, pool, []
+        base = root / split
+        self.gt_dir, self.lq_dir = base / "gt" / pair.name, base / qp_dir / pair.name
+        self.lq_video = base / qp_dir / f"{pair.name}.mkv"
+        self.lq_video.parent.mkdir(parents=True, exist_ok=True)
+        self.gt_writer = self.lq_writer = None
+        gt, lq = pair.gt, pair.lq
+        if layout == "png":
+            self.gt_dir.mkdir(parents=True)
+            self.lq_dir.mkdir(parents=True)
+        else:
+            self.gt_writer = GtVideoWriter(base / "gt" / f"{pair.name}.mkv", gt.width, gt.height, gt.fps or 25.0,
+                                           "gbrp" if gt.kind == "png" else "yuv420p")
+            if lq.kind != "video":
+                self.lq_writer = GtVideoWriter(self.lq_video, lq.width, lq.height, gt.fps or 25.0,
+                                               "gbrp" if lq.kind == "png" else "yuv420p")
+
+    def copy_bitstream(self) -> bool:
+        """Copy an LQ video file's stream beside the frames (as ``prepare`` keeps its bitstream)."""
+        if self.pair.lq.kind != "video":
+            return False
+        copied = remux_to_mkv(self.pair.lq.path, self.lq_video, self.pair.lq.fps or 25.0)
+        if copied != self.pair.lq.num_frames:
+            raise DataError(self.pair.lq.path, f"{copied} packets copied for {self.pair.lq.num_frames} frames")
+        return True
+
+    def write(self, t: int, gt: tuple[av.VideoFrame, np.ndarray], lq: tuple[av.VideoFrame, np.ndarray]) -> None:
+        if self.layout == "png":
+            self.pending.append(self.pool.submit(write_png, gt[1], self.gt_dir / frame_name(t)))
+            self.pending.append(self.pool.submit(write_png, lq[1], self.lq_dir / frame_name(t)))
+            return
+        self.gt_writer.write(gt[0])
+        if self.lq_writer is not None:
+            self.lq_writer.write(lq[0])
+
+    def close(self) -> None:
+        _wait_all(self.pending)
+        for writer in (self.gt_writer, self.lq_writer):
+            if writer is not None:
+                writer.close()
+
+
+def _import_pair(root: Path, pair: Pair, qp_dir: str, options: PairOptions, bar, pool) -> VideoEntry:
+    gt, lq = pair.gt, pair.lq
+    split = options.splits.get(pair.name, options.default_split)
+    qps, log_types, pqf, qp_source = _qp_and_types(pair, options)
+    writer = _PairWriter(root, pair, split, qp_dir, options.layout, pool)
+    has_bitstream = writer.copy_bitstream()
+    stats, dups, types = ClipStatsAccumulator(), DuplicateDetector(options.duplicate_threshold), []
+    count = 0
+    for t, (g, q) in enumerate(zip(_frames(gt), _frames(lq), strict=False)):
+        writer.write(t, g, q)
+        stats.update(g[1], q[1])
+        dups.update(q[1])
+        types.append(PictureType(q[0].pict_type).name if lq.kind == "video" else "?")
+        count += 1
+        bar.update(1)
+    writer.close()
+    if count != gt.num_frames:
+        raise DataError(gt.path, f"decoded {count} frames of {gt.num_frames} beside its partner {lq.path}")
+    frame_type = log_types or types
+    if has_bitstream or options.layout == "video":
+        QpSidecar(qps, frame_type, pqf, {"imported_from": str(lq.path), "qp_source": qp_source,
+                                        "qp": options.qp}).save(sidecar_path(writer.lq_video))
+    return VideoEntry(
+        name=pair.name, split=split, num_frames=count, width=gt.width, height=gt.height,
+        fps=gt.fps or lq.fps or 25.0,
+        qp=qps, frame_type=frame_type, pqf=pqf, duplicates=dups.duplicates, source=str(gt.path),
+        source_sha256=_source_hash(gt), source_frames=[0, count], stats=stats.result(),
+    )
+
+
+def import_pairs(out_root: Path, pairs: list[Pair], name: str, options: PairOptions | None = None,
+                 overwrite: bool = False) -> Manifest:
+    """Build the dataset at ``out_root`` from ``pairs`` atomically and return its manifest."""
+    options = options or PairOptions()
+    out_root = Path(out_root)
+    if out_root.exists() and not overwrite:
+        raise DataError(out_root, "already exists (pass --overwrite to rebuild)")
+    out_root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_root.name}.partial-", dir=out_root.parent))
+    qp_dir = f"lq_qp{options.qp}"
+    try:
+        total = sum(p.gt.num_frames for p in pairs)
+        with (
+            tqdm(total=total, desc=f"import {name}", unit="frame", disable=not options.progress) as bar,
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="png") as pool,
+        ):
+            entries = [_import_pair(tmp, pair, qp_dir, options, bar, pool) for pair in pairs]
+        manifest = Manifest(
+            name=name, qp=options.qp, layout=options.layout, videos=entries,
+            build={"imported_pairs": True, "duplicate_threshold": options.duplicate_threshold,
+                   "pqf_period": options.pqf_period, "hm_logs": sorted(options.hm_logs)},
+        )
+        manifest.save(tmp)
+        _replace_dir(tmp, out_root)
+        return manifest
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
