@@ -20,6 +20,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from vsr_lightning.data.dataset_roots import bad_data_roots
 from vsr_lightning.systems.video_enhancer import EnhanceOptions
 
 
@@ -156,6 +157,10 @@ class PathsConfig:
     runs_dir: str | None = None
     """Cached jobs (checkpoints, stage-one outputs); None: ``<cache>/runs``."""
     reports_dir: str = "experiments"
+    ldv2_root: str | None = "${oc.env:VSR_LDV2_ROOT,null}"
+    """LDV 2.0 imported by ``prepare --pairs`` (``conf/data/ldv2.yaml``); ``$VSR_LDV2_ROOT`` or ``conf/local/``."""
+    mfqe2_root: str | None = "${oc.env:VSR_MFQE2_ROOT,null}"
+    """MFQE 2.0 imported by ``prepare --pairs`` (``conf/data/mfqe2.yaml``)."""
 
 
 @dataclass
@@ -326,7 +331,7 @@ def bad_phases(cfg: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
 
 def check_values(cfg: Mapping[str, Any]) -> None:
     """Refuse the first impossible count of the composed configuration or of an experiment arm, naming it."""
-    found = [*bad_values(cfg), *bad_phases(cfg)]
+    found = [*bad_values(cfg), *bad_phases(cfg), *bad_data_roots(cfg)]
     for arm, overrides in _section(cfg, "experiment", "arms").items():
         if isinstance(overrides, Mapping):
             found += [*bad_values(overrides, f"experiment.arms.{arm}."),
