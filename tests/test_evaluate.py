@@ -61,3 +61,38 @@ def test_scores_outputs_of_a_prepared_dataset(mini_dataset, tmp_path, capsys):
     assert code == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(f"| {video} "))
     assert line.rstrip().endswith("| +0.000 |")
+
+
+def test_readme_official_checkpoint_flow(tmp_path, capsys):
+    """README "Benchmark data and scoring": import a test set (video layout), enhance every LQ with a
+    BasicVSR++ file in MMagic's layout (as the NTIRE 2021 c128n25 release; tiny here), score with `evaluate`."""
+    import torch
+
+    from vsr_lightning import enhance
+    from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
+    from vsr_lightning.models.checkpoints import to_mmagic_state_dict
+    from vsr_lightning.prepare import main as prepare
+
+    rng = np.random.default_rng(2)
+    for name in ("Alpha_64x48_25", "Beta_64x48_25"):
+        planes = np.repeat(np.repeat(rng.integers(40, 220, (5, 36, 32), dtype=np.uint8), 2, 1), 2, 2)
+        write_yuv(planes, tmp_path / "raw" / f"{name}.yuv")
+        write_hevc(planes, tmp_path / "QP37" / f"{name}.bin")
+    data = tmp_path / "mfqe2_test"
+    assert prepare(["--pairs", str(tmp_path / "raw"), str(tmp_path / "QP37"), str(data), "--split", "test",
+                    "--layout", "video", "--quiet"]) == 0
+    torch.manual_seed(0)
+    net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=8,
+                           propagation="second_order")
+    weights = tmp_path / "basicvsr_plusplus_c128n25_ntire_decompress_track1.pth"
+    torch.save(to_mmagic_state_dict(net), weights)
+    lqs = sorted((data / "test" / "lq_qp37").glob("*.mkv"))
+    assert [p.stem for p in lqs] == ["Alpha_64x48_25", "Beta_64x48_25"]
+    for lq in lqs:
+        assert enhance.main([str(lq), "-o", str(tmp_path / "outputs" / lq.stem), "--png", "--stage1", str(weights),
+                             "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main([str(tmp_path / "outputs"), "--dataset", str(data), "--split", "test", "--protocol", "mfqe",
+                 "--out", str(tmp_path / "scores")]) == 0
+    printed = capsys.readouterr().out
+    assert "| — | Alpha_64x48_25 | 5 |" in printed and "average (2 sequences)" in printed
