@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from av.video.frame import PictureType
 from tqdm.auto import tqdm
 
 from vsr_lightning.data.clip_stats import ClipStatsAccumulator
-from vsr_lightning.data.dataset_builder import LAYOUTS, GtVideoWriter, _replace_dir, _wait_all
+from vsr_lightning.data.dataset_builder import LAYOUTS, GtVideoWriter, _replace_dir
 from vsr_lightning.data.duplicates import DuplicateDetector
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.frame_sources import FrameSource
@@ -86,6 +87,23 @@ def _frames(source: FrameSource) -> Iterator[tuple[av.VideoFrame, np.ndarray]]:
         yield frame, frame.to_ndarray(format="rgb24")
 
 
+class _InFlight:
+    """Background work with a bound on what is queued: the reader waits for the oldest job instead of
+    getting ahead of its writers, so memory stays independent of the video's length."""
+
+    def __init__(self, pool: ThreadPoolExecutor, limit: int) -> None:
+        self.pool, self.limit, self.futures = pool, limit, deque()
+
+    def submit(self, fn, *args) -> None:
+        self.futures.append(self.pool.submit(fn, *args))
+        while len(self.futures) > self.limit:
+            self.futures.popleft().result()
+
+    def drain(self) -> None:
+        while self.futures:
+            self.futures.popleft().result()
+
+
 def _qp_and_types(pair: Pair, options: PairOptions) -> tuple[list[int], list[str], list[bool], str]:
     n = pair.gt.num_frames
     log = options.hm_logs.get(pair.name)
@@ -100,7 +118,7 @@ class _PairWriter:
     """Where one pair's frames go in the chosen layout; the LQ bitstream is copied, never re-encoded."""
 
     def __init__(self, root: Path, pair: Pair, split: str, qp_dir: str, layout: str, pool: ThreadPoolExecutor):
-        self.pair, self.layout, self.pool, self.pending = pair, layout, pool, []
+        self.pair, self.layout, self.pending = pair, layout, _InFlight(pool, 8)
         base = root / split
         self.gt_dir, self.lq_dir = base / "gt" / pair.name, base / qp_dir / pair.name
         self.lq_video = base / qp_dir / f"{pair.name}.mkv"
@@ -128,36 +146,44 @@ class _PairWriter:
 
     def write(self, t: int, gt: tuple[av.VideoFrame, np.ndarray], lq: tuple[av.VideoFrame, np.ndarray]) -> None:
         if self.layout == "png":
-            self.pending.append(self.pool.submit(write_png, gt[1], self.gt_dir / frame_name(t)))
-            self.pending.append(self.pool.submit(write_png, lq[1], self.lq_dir / frame_name(t)))
+            self.pending.submit(write_png, gt[1], self.gt_dir / frame_name(t))
+            self.pending.submit(write_png, lq[1], self.lq_dir / frame_name(t))
             return
         self.gt_writer.write(gt[0])
         if self.lq_writer is not None:
             self.lq_writer.write(lq[0])
 
     def close(self) -> None:
-        _wait_all(self.pending)
+        self.pending.drain()
         for writer in (self.gt_writer, self.lq_writer):
             if writer is not None:
                 writer.close()
 
 
-def _import_pair(root: Path, pair: Pair, qp_dir: str, options: PairOptions, bar, pool) -> VideoEntry:
+def _import_pair(root: Path, pair: Pair, qp_dir: str, options: PairOptions, bar, pool,
+                 analysis: ThreadPoolExecutor) -> VideoEntry:
+    """One pass over the pair: frames written (PNG writes on ``pool``), statistics and duplicates computed
+    in order on the one ``analysis`` thread beside the decoding."""
     gt, lq = pair.gt, pair.lq
     split = options.splits.get(pair.name, options.default_split)
     qps, log_types, pqf, qp_source = _qp_and_types(pair, options)
     writer = _PairWriter(root, pair, split, qp_dir, options.layout, pool)
     has_bitstream = writer.copy_bitstream()
     stats, dups, types = ClipStatsAccumulator(), DuplicateDetector(options.duplicate_threshold), []
-    count = 0
+    count, analysing = 0, _InFlight(analysis, 4)
+
+    def analyse(g: np.ndarray, q: np.ndarray) -> None:
+        stats.update(g, q)
+        dups.update(q)
+
     for t, (g, q) in enumerate(zip(_frames(gt), _frames(lq), strict=False)):
         writer.write(t, g, q)
-        stats.update(g[1], q[1])
-        dups.update(q[1])
+        analysing.submit(analyse, g[1], q[1])
         types.append(PictureType(q[0].pict_type).name if lq.kind == "video" else "?")
         count += 1
         bar.update(1)
     writer.close()
+    analysing.drain()
     if count != gt.num_frames:
         raise DataError(gt.path, f"decoded {count} frames of {gt.num_frames} beside its partner {lq.path}")
     frame_type = log_types or types
@@ -187,8 +213,9 @@ def import_pairs(out_root: Path, pairs: list[Pair], name: str, options: PairOpti
         with (
             tqdm(total=total, desc=f"import {name}", unit="frame", disable=not options.progress) as bar,
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="png") as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats") as analysis,
         ):
-            entries = [_import_pair(tmp, pair, qp_dir, options, bar, pool) for pair in pairs]
+            entries = [_import_pair(tmp, pair, qp_dir, options, bar, pool, analysis) for pair in pairs]
         manifest = Manifest(
             name=name, qp=options.qp, layout=options.layout, videos=entries,
             build={"imported_pairs": True, "duplicate_threshold": options.duplicate_threshold,
