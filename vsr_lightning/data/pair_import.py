@@ -11,8 +11,6 @@ dataset is written into a temporary folder renamed at the very end, as ``prepare
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +23,7 @@ from av.video.frame import PictureType
 from tqdm.auto import tqdm
 
 from vsr_lightning.data.clip_stats import ClipStatsAccumulator
-from vsr_lightning.data.dataset_builder import LAYOUTS, GtVideoWriter, _replace_dir
+from vsr_lightning.data.dataset_builder import LAYOUTS, GtVideoWriter, staged_dataset_dir
 from vsr_lightning.data.duplicates import DuplicateDetector
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.frame_sources import FrameSource
@@ -205,10 +203,8 @@ def import_pairs(out_root: Path, pairs: list[Pair], name: str, options: PairOpti
     out_root = Path(out_root)
     if out_root.exists() and not overwrite:
         raise DataError(out_root, "already exists (pass --overwrite to rebuild)")
-    out_root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_root.name}.partial-", dir=out_root.parent))
     qp_dir = f"lq_qp{options.qp}"
-    try:
+    with staged_dataset_dir(out_root) as tmp:
         total = sum(p.gt.num_frames for p in pairs)
         with (
             tqdm(total=total, desc=f"import {name}", unit="frame", disable=not options.progress) as bar,
@@ -222,8 +218,4 @@ def import_pairs(out_root: Path, pairs: list[Pair], name: str, options: PairOpti
                    "pqf_period": options.pqf_period, "hm_logs": sorted(options.hm_logs)},
         )
         manifest.save(tmp)
-        _replace_dir(tmp, out_root)
-        return manifest
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return manifest
