@@ -101,7 +101,8 @@ def evaluate(outputs: Path, gt_root: Path, lq_root: Path, protocol: str, size: t
         raise DataError(outputs, f"no output matches a video of both {gt_root} and {lq_root}")
     results = [score_video(chosen, name, out, lq, gt) for name, (gt, lq, out) in pairing.matched.items()]
     notes = [f"Not scored (no output, or no partner): {line}." for line in pairing.report()]
-    notes += [f"Passed over: {line}." for d in found.values() for line in d.ignored]
+    notes += [f"{side}: read the PNG folders, not the video files of the same names ({', '.join(d.shadowed)})."
+              for side, d in found.items() if d.shadowed]
     return results, protocol_table(chosen, results, notes)
 
 

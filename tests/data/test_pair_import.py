@@ -130,6 +130,12 @@ def test_pqf_flags_from_an_hm_log_and_splits_from_lists(small_pair, tmp_path):
     assert entry.qp == qps and entry.split == "test" and entry.frame_type == ["I"] + ["P"] * 8
     assert entry.pqf == [True, False, False, False, True, False, False, False, False]
     assert read_hm_log(log).qp == qps
+    logs = tmp_path / "logs"  # a folder of logs named by video (here by JCT-VC sequence name)
+    logs.mkdir()
+    (logs / "Tiny.log").write_text(_hm_log(qps))
+    assert main(["--pairs", str(gt.parent), str(lq.parent), str(tmp_path / "data2"), "--hm-log", str(logs),
+                 *QUIET]) == 0
+    assert Manifest.load(tmp_path / "data2").videos[0].pqf == entry.pqf
 
 
 def test_period_without_a_log(small_pair, tmp_path):

@@ -137,7 +137,8 @@ class Discovered:
     """The sources found under a path, and what was passed over (and why)."""
 
     sources: dict[str, FrameSource]
-    ignored: list[str] = field(default_factory=list)
+    shadowed: list[str] = field(default_factory=list)
+    """Video files passed over because a PNG folder of the same name is read instead."""
 
 
 def discover_sources(root: Path, size: tuple[int, int] | None = None, fps: float | None = None) -> Discovered:
@@ -155,7 +156,7 @@ def discover_sources(root: Path, size: tuple[int, int] | None = None, fps: float
     if any(p.suffix.lower() == ".png" and p.is_file() for p in entries):
         source = open_source(root)
         return Discovered({source.name: source})
-    found, ignored = {}, []
+    found, shadowed = {}, []
     folders = [p for p in entries if p.is_dir() and any(q.suffix.lower() == ".png" for q in p.iterdir())]
     for folder in folders:
         found[folder.name] = open_source(folder)
@@ -165,9 +166,9 @@ def discover_sources(root: Path, size: tuple[int, int] | None = None, fps: float
         if path.stem in found:
             if found[path.stem].kind != "png":
                 raise DataError(path, f"two videos named {path.stem!r} here (also {found[path.stem].path.name})")
-            ignored.append(f"{path.name}: the PNG folder {path.stem}/ of the same name is read instead")
+            shadowed.append(path.name)
             continue
         found[path.stem] = open_source(path, size, fps)
     if not found:
         raise DataError(root, "no videos here (video files, raw .yuv, bitstreams or PNG folders)")
-    return Discovered(found, ignored)
+    return Discovered(found, shadowed)

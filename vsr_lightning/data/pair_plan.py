@@ -60,13 +60,10 @@ def hm_logs_for(path: Path | None, names: list[str]) -> dict[str, Path]:
         return {names[0]: path}
     if not path.is_dir():
         raise DataError(path, "no such HM log file or folder")
-    logs = {p.stem: p for p in sorted(path.iterdir()) if p.suffix.lower() in {".log", ".txt"}}
-    if not logs:
+    files = [p for p in sorted(path.iterdir()) if p.suffix.lower() in {".log", ".txt"}]
+    if not files:
         raise DataError(path, "holds no HM logs (<video>.log or <video>.txt)")
-    unknown = sorted(set(logs) - set(names))
-    if unknown:
-        raise DataError(logs[unknown[0]], f"HM log for no imported video ({', '.join(unknown)})")
-    return logs
+    return {_resolve([log.stem], names, log)[0]: log for log in files}
 
 
 def _partner_of(path: Path, other_root: Path) -> Path | None:
