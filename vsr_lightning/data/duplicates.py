@@ -8,9 +8,12 @@ the NTIRE 2022 winners removed them in training and testing (+0.014 dB in their 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported only where tensors are expanded: the data tools run without it
+    import torch
 
 
 def frames_equal(a: np.ndarray, b: np.ndarray, threshold: float = 0.0) -> bool:
@@ -72,6 +75,8 @@ def source_of_each_frame(num_frames: int, duplicates: Sequence[int]) -> list[int
 
 def expand_unique(unique_output: torch.Tensor, num_frames: int, duplicates: Sequence[int], dim: int = 0):
     """Copy results of unique frames back so the output has the input's frame count and order."""
+    import torch
+
     index = torch.as_tensor(source_of_each_frame(num_frames, duplicates), device=unique_output.device)
     if unique_output.shape[dim] != int(index.max()) + 1:
         raise ValueError(
