@@ -118,8 +118,10 @@ def _report(cfg: DictConfig, group: str, records: list[RunRecord]) -> None:
             runs = from_wandb
     out = Path(cfg.paths.reports_dir) / group
     title = f"{group}: {cfg.experiment.description}".rstrip(": ")
+    baseline = cfg.experiment.baseline_arm  # one non-baseline arm of a sweep (its own job) reports alone
+    baseline = baseline if any(r.arm == baseline for r in runs) else None
     report = write_report(runs, out if cfg.report and cfg.arm is None else out / "partial" / (cfg.arm or "all"),
-                          baseline=cfg.experiment.baseline_arm, title=title)
+                          baseline=baseline, title=title)
     table = report.tables.get("per_video") or next(iter(report.tables.values()), None)
     if table is not None:
         print("\n" + to_markdown(table))

@@ -23,8 +23,9 @@ JOB_CODE_VERSION = 2
 
 
 def is_rank_zero() -> bool:
-    """False in the extra processes of a multi-process (DDP) run."""
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+    """False in the extra processes of a multi-process (DDP) run: ranks Lightning's launcher started
+    (``LOCAL_RANK``/``NODE_RANK``) or SLURM tasks after the first (``SLURM_PROCID``, under ``srun``)."""
+    return all(os.environ.get(name, "0") == "0" for name in ("LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
 def config_key(kind: str, spec: Any) -> str:
