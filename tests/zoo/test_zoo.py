@@ -124,6 +124,32 @@ def test_self_drawn_warps_are_exact_and_regressable():
     assert loss.item() < 0.7 * first  # the regression target is learnable (He-initialised levels)
 
 
+def test_leaky_phase_ends_with_the_official_plain_relu_level():
+    """Phase 1 trains with leaky ReLUs but hands every pyramid level a plain-ReLU module in the official
+    layout, blind to the coarser flow it is given."""
+    from torch import nn
+
+    from vsr_lightning.models.spynet import SpyNetBasicModule
+    from vsr_lightning.zoo.train_spynet import AnnealedLeakyReLUs, start_every_level_from
+
+    level = SpyNetBasicModule()
+    keys = set(level.state_dict())
+    leaky = AnnealedLeakyReLUs(level.basic_module, 0.2)
+    assert sum(isinstance(m, nn.LeakyReLU) for m in level.basic_module) == 4
+    x = torch.randn(1, 8, 16, 16)
+    leaky.set_slope(0.0)
+    with torch.no_grad():
+        at_zero_slope = level(x)
+    leaky.restore()
+    assert [type(m) for m in level.basic_module[1::2]] == [nn.ReLU] * 4 and set(level.state_dict()) == keys
+    with torch.no_grad():
+        assert torch.equal(level(x), at_zero_slope)  # slope 0 is the plain ReLU
+        level.basic_module[0].weight[:, 6:] = 0
+    net = start_every_level_from(SpyNet(), level)
+    for module in net.basic_module:
+        assert torch.equal(module.basic_module[0].weight, level.basic_module[0].weight)
+
+
 def test_denoise_recipe_publishes_a_refiner_start_with_its_scores(temp_zoo, tmp_path, embedded_root):
     from vsr_lightning.zoo import train_denoise
 

@@ -1,13 +1,17 @@
 """Zoo recipe: SPyNet trained without ground-truth flow, on real clips.
 
-``python -m vsr_lightning.zoo.train_spynet`` retrains ``zoo:spynet`` from scratch, in two phases:
+``python -m vsr_lightning.zoo.train_spynet`` retrains ``zoo:spynet`` from scratch, in three phases:
 
-1. Self-made warps: a real frame crop and the same crop warped by a random smooth flow that this
-   recipe draws itself (a translation plus a low-frequency field), with independent noise on each; the
-   network regresses that flow on every pyramid level. Photometric training from random weights stays
-   at zero flow or collapses to a constant one (``benchmarks/results/2026-12-01_zoo_attempts.md``); this
-   phase gives it a flow that moves.
-2. Photometric fine-tuning on real neighbouring frames: the robust (generalised Charbonnier) difference
+1. One pyramid level alone: a real frame crop and the same crop warped by a small random smooth flow
+   that this recipe draws itself (known flow, no flow dataset), the level regressing that sub-pixel
+   flow. With plain ReLUs the zero-initialised last conv overshoots after the first Adam steps and the
+   network returns to zero flow by switching every unit of its last hidden layer off, for good
+   (``benchmarks/results/2026-12-02_stage1_learning_and_spynet.md``). So this phase trains with leaky
+   ReLUs whose negative slope stays up for half of its steps and then decays to zero (the plain ReLU of
+   the official architecture) by 85 % of them; the learned level then starts every level of the pyramid.
+2. The whole pyramid on self-drawn warps with larger motions, every level regressing the flow at its
+   own scale.
+3. Photometric fine-tuning on real neighbouring frames: the robust (generalised Charbonnier) difference
    between a frame and its neighbour warped by the predicted flow, on every pyramid level, plus an
    edge-aware first-order smoothness term; pixels that warp from outside the frame are left out.
 
@@ -24,10 +28,10 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from vsr_lightning.models.flow_warp import flow_warp
-from vsr_lightning.models.spynet import SpyNet
+from vsr_lightning.models.spynet import SpyNet, SpyNetBasicModule
 from vsr_lightning.zoo.footage import clips
 from vsr_lightning.zoo.frame_pool import Clip, embedded_training_clips, footage_clips
 
@@ -86,19 +90,21 @@ def sample_batch(pool: list[Clip], batch: int, patch: int, max_gap: int, max_shi
     return torch.stack(refs), torch.stack(supps)
 
 
-def random_smooth_flow(batch: int, size: int, max_shift: float, amplitude: float) -> Tensor:
+def random_smooth_flow(batch: int, size: int, max_shift: float, amplitude: float, still_share: float = 0.25) -> Tensor:
     """(B, 2, size, size) flows: a uniform translation of up to ``max_shift`` px plus a smooth field.
 
     A quarter of the samples has no translation and a random share of them almost no motion at all:
     real neighbouring frames are mostly static, and a flow that drifts there costs more than zero flow."""
-    shift = (torch.rand(batch, 2, 1, 1) * 2 - 1) * max_shift * (torch.rand(batch, 1, 1, 1) > 0.25)
-    coarse = torch.randn(batch, 2, 4, 4) * amplitude * torch.rand(batch, 1, 1, 1)
+    shift = (torch.rand(batch, 2, 1, 1) * 2 - 1) * max_shift * (torch.rand(batch, 1, 1, 1) >= still_share)
+    scale = torch.rand(batch, 1, 1, 1) if still_share > 0 else torch.ones(batch, 1, 1, 1)
+    coarse = torch.randn(batch, 2, 4, 4) * amplitude * scale
     field = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=True)
     return shift + field
 
 
-def synthetic_batch(pool: list[Clip], batch: int, patch: int, max_shift: float,
-                    amplitude: float) -> tuple[Tensor, Tensor, Tensor]:
+def synthetic_batch(pool: list[Clip], batch: int, patch: int, max_shift: float, amplitude: float,
+                    noise: float = 0.02, brightness: float = 0.03, still_share: float = 0.25
+                    ) -> tuple[Tensor, Tensor, Tensor]:
     """(ref, supp, flow) with ``flow_warp(supp, flow) == ref`` by construction (before the noise).
 
     ``supp`` is a real frame crop; ``ref`` is the larger crop around it warped by the drawn flow, so
@@ -115,11 +121,11 @@ def synthetic_batch(pool: list[Clip], batch: int, patch: int, max_shift: float,
         big = clip.frames[random.randrange(t), :, y:y + big_size, x:x + big_size]
         bigs.append(big.flip(-1) if random.random() < 0.5 else big)
     big = torch.stack(bigs)
-    flow = random_smooth_flow(batch, big_size, max_shift, amplitude)
+    flow = random_smooth_flow(batch, big_size, max_shift, amplitude, still_share)
     ref = flow_warp(big, flow.permute(0, 2, 3, 1), padding_mode="border")
     inner = (slice(None), slice(None), slice(margin, margin + patch), slice(margin, margin + patch))
     ref, supp, flow = ref[inner], big[inner], flow[inner]
-    noisy = [(x + torch.randn_like(x) * random.uniform(0, 0.02) + random.uniform(-0.03, 0.03)).clamp(0, 1)
+    noisy = [(x + torch.randn_like(x) * random.uniform(0, noise) + random.uniform(-brightness, brightness)).clamp(0, 1)
              for x in (ref, supp)]
     return noisy[0], noisy[1], flow
 
@@ -159,21 +165,91 @@ def training_pool(min_size: int) -> list[Clip]:
     return [c for c in pool if min(c.frames.shape[-2:]) >= min_size]
 
 
+class AnnealedLeakyReLUs:
+    """Swaps a module's ReLUs for leaky ones whose negative slope can be lowered; :meth:`restore` puts the
+    plain ReLUs back (activations hold no weights, so the state dict is the official layout throughout)."""
+
+    def __init__(self, module: nn.Sequential, slope: float) -> None:
+        self.module = module
+        self.indices = [i for i, layer in enumerate(module) if isinstance(layer, nn.ReLU)]
+        for i in self.indices:
+            module[i] = nn.LeakyReLU(slope)
+
+    def set_slope(self, slope: float) -> None:
+        for i in self.indices:
+            self.module[i].negative_slope = slope
+
+    def restore(self) -> None:
+        for i in self.indices:
+            self.module[i] = nn.ReLU()
+
+
+def _warmup_cosine(step: int, steps: int, warmup: int = 100) -> float:
+    return min(1.0, step / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
+
+
+def train_one_level(net: SpyNet, steps: int, batch: int, patch: int, lr: float, slope: float, max_shift: float,
+                    log_every: int = 100) -> SpyNetBasicModule:
+    """Phase 1: one level regresses small self-drawn flows from (ref, warped supp, zero flow); returns it."""
+    level = SpyNetBasicModule()
+    for conv in level.basic_module[:-1:2]:
+        nn.init.kaiming_normal_(conv.weight, a=slope, nonlinearity="leaky_relu")
+        nn.init.zeros_(conv.bias)
+    with torch.no_grad():  # blind to the coarser flow it is handed (zero here): a pure residual estimator
+        level.basic_module[0].weight[:, 6:] = 0
+    nn.init.zeros_(level.basic_module[-1].weight)
+    nn.init.zeros_(level.basic_module[-1].bias)
+    leaky = AnnealedLeakyReLUs(level.basic_module, slope)
+    pool = training_pool(patch + 2 * (int(max_shift + 1) + 3))
+    opt = torch.optim.Adam(level.parameters(), lr=lr)
+    started, epe, epe_zero = time.perf_counter(), 0.0, 0.0
+    for step in range(1, steps + 1):
+        leaky.set_slope(slope * min(1.0, max(0.0, (0.85 * steps - step) / (0.35 * steps))))
+        for group in opt.param_groups:
+            group["lr"] = lr * _warmup_cosine(step, steps)
+        # clean pairs, mostly moving: the first features must find motion, not brightness changes
+        ref, supp, target = synthetic_batch(pool, batch, patch, max_shift, amplitude=max_shift / 5, noise=0.01,
+                                            brightness=0.0, still_share=0.2)
+        ref, supp = (ref - net.mean) / net.std, (supp - net.mean) / net.std
+        flow = level(torch.cat([ref, supp, torch.zeros_like(target)], dim=1))
+        loss = (flow - target).pow(2).sum(1).add(1e-6).sqrt().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(level.parameters(), 1.0)
+        opt.step()
+        epe += loss.item()
+        epe_zero += target.norm(dim=1).mean().item()
+        if step % log_every == 0:
+            print(f"one level step {step}/{steps}: endpoint error {epe / log_every:.3f} px "
+                  f"(zero flow {epe_zero / log_every:.3f}) {time.perf_counter() - started:.0f}s", flush=True)
+            epe = epe_zero = 0.0
+    leaky.restore()
+    return level
+
+
+def start_every_level_from(net: SpyNet, level: SpyNetBasicModule) -> SpyNet:
+    """Each pyramid level predicts a small residual flow at its own scale: the same task, so the same start."""
+    for module in net.basic_module:
+        module.load_state_dict(level.state_dict())
+    return net
+
+
 def train_on_synthetic_warps(net: SpyNet, steps: int, batch: int, patch: int, lr: float, max_shift: float,
                              amplitude: float, log_every: int = 100) -> SpyNet:
     """Phase 1: regress self-drawn smooth flows between a real crop and its warped copy."""
     pool = training_pool(patch + 2 * (int(max_shift + 3 * amplitude) + 3))
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     started, epe, epe_zero = time.perf_counter(), 0.0, 0.0
     for step in range(1, steps + 1):
+        for group in opt.param_groups:
+            group["lr"] = lr * _warmup_cosine(step, steps)
         ref, supp, target = synthetic_batch(pool, batch, patch, max_shift, amplitude)
         flows = pyramid_flows(net, ref, supp)
         loss = flow_regression_loss(flows, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
-        sched.step()
         epe += (flows[-1] - target).detach().norm(dim=1).mean().item()
         epe_zero += target.norm(dim=1).mean().item()
         if step % log_every == 0:
@@ -242,31 +318,50 @@ def evaluate_and_publish(net: SpyNet, args: argparse.Namespace, publish: bool) -
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--synthetic-steps", type=int, default=2000, help="phase 1 steps (self-drawn warps)")
-    parser.add_argument("--synthetic-patch", type=int, default=96)
-    parser.add_argument("--synthetic-lr", type=float, default=5e-4)
+    parser.add_argument("--level-steps", type=int, default=2500, help="phase 1 steps (one level, small warps)")
+    parser.add_argument("--level-batch", type=int, default=8)
+    parser.add_argument("--level-patch", type=int, default=32)
+    parser.add_argument("--level-lr", type=float, default=1e-3)
+    parser.add_argument("--level-slope", type=float, default=0.2, help="starting negative slope of the ReLUs")
+    parser.add_argument("--level-shift", type=float, default=1.5, help="largest drawn translation (px)")
+    parser.add_argument("--synthetic-steps", type=int, default=600, help="phase 2 steps (pyramid, larger warps)")
+    parser.add_argument("--synthetic-patch", type=int, default=64)
+    parser.add_argument("--synthetic-lr", type=float, default=2e-4)
     parser.add_argument("--synthetic-shift", type=float, default=6.0, help="largest drawn translation (px)")
     parser.add_argument("--synthetic-amplitude", type=float, default=1.5, help="scale of the smooth field (px)")
-    parser.add_argument("--steps", type=int, default=300, help="phase 2 steps (photometric, real pairs)")
+    parser.add_argument("--steps", type=int, default=300, help="phase 3 steps (photometric, real pairs)")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--patch", type=int, default=96)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--smooth", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-shift", type=int, default=3)
-    parser.add_argument("--out", default=None, help="also save the weights here")
+    parser.add_argument("--out", default=None, help="also save the weights here after every phase")
     parser.add_argument("--publish", action="store_true", help="write the result into the package's zoo")
     args = parser.parse_args(argv)
     random.seed(args.seed)
     torch.manual_seed(args.seed)
-    net = train_on_synthetic_warps(SpyNet(), args.synthetic_steps, args.batch, args.synthetic_patch,
-                                   args.synthetic_lr, args.synthetic_shift, args.synthetic_amplitude)
-    if args.steps > 0:
-        evaluate_and_publish(net, args, publish=False)  # after phase 1, for the record
+    net = SpyNet()
+
+    def checkpoint(phase: str) -> None:
+        print(f"after {phase}:", flush=True)
+        if args.out:
+            torch.save(net.state_dict(), args.out)
+        evaluate_and_publish(net, args, publish=False)
+        net.train()
+
+    level = train_one_level(net, args.level_steps, args.level_batch, args.level_patch, args.level_lr,
+                            args.level_slope, args.level_shift)
+    start_every_level_from(net, level)
+    checkpoint("phase 1 (one level)")
+    if args.synthetic_steps > 0:
+        train_on_synthetic_warps(net, args.synthetic_steps, args.batch, args.synthetic_patch, args.synthetic_lr,
+                                 args.synthetic_shift, args.synthetic_amplitude)
+        checkpoint("phase 2 (pyramid, self-drawn warps)")
     net = train(net.train(), args.steps, args.batch, args.patch, args.lr, args.smooth, args.max_shift)
     if args.out:
         torch.save(net.state_dict(), args.out)
-    evaluate_and_publish(net, args, args.publish)
+    evaluate_and_publish(net.eval(), args, args.publish)
 
 
 if __name__ == "__main__":
