@@ -13,11 +13,11 @@ LAUNCHER = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=debug", "
             "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=2", "hydra.launcher.timeout_min=10"]
 
 
-def small(tmp: Path, embedded_root: Path) -> list[str]:
+def small(tmp: Path, embedded_root: Path, samples_per_epoch: int = 2) -> list[str]:
     """Overrides that keep every job to seconds, with every folder under ``tmp``."""
     return [f"paths.runs_dir={tmp / 'runs'}", f"paths.output_root={tmp / 'out'}", f"paths.reports_dir={tmp / 'rep'}",
             f"data.embedded_root={embedded_root}", "data.val_max_frames=3", "data.val_source.include=[carphone_val0]",
-            "data.samples_per_epoch=2", "data.cleaning_report=null", "stage2.outputs_max_frames=4",
+            f"data.samples_per_epoch={samples_per_epoch}", "data.cleaning_report=null", "stage2.outputs_max_frames=4",
             "stage2.batch_size=2", "pretrain.batch_size=2", "trainer.enable_progress_bar=false"]
 
 
@@ -28,8 +28,8 @@ def job_env(tmp: Path, slurm_env: dict[str, str]) -> dict[str, str]:
 
 
 def sweep(tmp: Path, embedded_root: Path, slurm_env: dict[str, str], *overrides: str,
-          timeout: float = 600) -> subprocess.CompletedProcess:
-    args = [sys.executable, "run.py", "-m", *overrides, *LAUNCHER, *small(tmp, embedded_root)]
+          timeout: float = 600, samples_per_epoch: int = 2) -> subprocess.CompletedProcess:
+    args = [sys.executable, "run.py", "-m", *overrides, *LAUNCHER, *small(tmp, embedded_root, samples_per_epoch)]
     return subprocess.run(args, cwd=ROOT, env=job_env(tmp, slurm_env), capture_output=True, text=True,
                           timeout=timeout)
 

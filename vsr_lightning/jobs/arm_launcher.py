@@ -23,6 +23,13 @@ def _arm_of(overrides: Sequence[str]) -> str:
     return next((o.split("=", 1)[1] for o in overrides if o.startswith("arm=")), " ".join(overrides))
 
 
+def _last_error_line(err: Exception) -> str:
+    """The exception's own line from submitit's message (which ends with where the logs are)."""
+    lines = [line.strip() for line in str(err).splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("You can check", "srun:", "submitit", "-"))]
+    return lines[-1] if lines else type(err).__name__
+
+
 class ArmSlurmLauncher(SlurmLauncher):
     """One SLURM job per arm; a failing arm fails its own job and is listed in the report."""
 
@@ -52,8 +59,7 @@ class ArmSlurmLauncher(SlurmLauncher):
             try:
                 returns.append(job.results()[0])
             except submitit.core.utils.UncompletedJobError as err:
-                why = str(err).strip().splitlines()
-                failures[_arm_of(overrides)] = f"SLURM job {job.job_id} {job.state}: {why[-1] if why else err}"
+                failures[_arm_of(overrides)] = f"SLURM job {job.job_id} {job.state}: {_last_error_line(err)}"
                 failed = JobReturn(overrides=list(overrides), status=JobStatus.FAILED)
                 failed.return_value = ArmJobFailed(f"arm {_arm_of(overrides)}: {failures[_arm_of(overrides)]}")
                 returns.append(failed)

@@ -18,6 +18,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
 
 from vsr_lightning.data.video_io import write_png
 from vsr_lightning.jobs.job_dir import JobDir, config_key
@@ -91,7 +92,7 @@ def _fit(spec: FitSpec) -> dict:
         "lineage": system.lineage,
         "wandb_run": logger.experiment.id if logger else None,
     }
-    if logger:
+    if logger and rank_zero_only.rank == 0:  # other ranks hold Lightning's dummy experiment
         logger.experiment.summary.update({keys.MODEL_PARAMS: result["params"],
                                           keys.TIME_TRAIN_SECONDS: result["train_seconds"]})
         logger.experiment.finish()

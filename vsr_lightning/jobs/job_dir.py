@@ -83,7 +83,8 @@ class JobDir:
         if path.is_file():
             return path.read_text().strip()
         run_id = make()
-        path.write_text(run_id)
+        if is_rank_zero():  # only rank zero logs; srun starts the ranks together, so only it writes the id
+            path.write_text(run_id)
         return run_id
 
     @contextmanager
