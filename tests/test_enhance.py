@@ -231,11 +231,13 @@ def test_cuda_plan_budgets_device_memory_not_the_host_stream(monkeypatch):
     assert on_cuda.fixed_bytes + net.inference_bytes(32, on_cuda.stage1_tile, on_cuda.stage1_tile) <= 4.5 * 2**30
 
 
-def test_bf16_autocast_stays_close_to_float32(clip, stage1_ckpt, lq_frames):
-    fp32 = enhance_file(clip["lq"], clip["root"] / "out_fp32", stage1_ckpt, chunk=8, overlap=2, png=True)
-    bf16 = enhance_file(clip["lq"], clip["root"] / "out_bf16", stage1_ckpt, chunk=8, overlap=2, png=True, bf16=True)
-    a, b = _read_pngs(fp32.output, 24).astype(int), _read_pngs(bf16.output, 24).astype(int)
-    change = np.abs(a - lq_frames.astype(int)).mean()
+def test_bf16_autocast_stays_close_to_float32(clip, stage1_ckpt, lq_frames, short_lq):
+    """On CPUs without bf16 instructions (AVX2) PyTorch's bf16 convolution is a slow fallback (about 18x
+    float32 here), so this runs on the 10-frame clip."""
+    fp32 = enhance_file(short_lq, clip["root"] / "out_fp32", stage1_ckpt, chunk=8, overlap=2, png=True)
+    bf16 = enhance_file(short_lq, clip["root"] / "out_bf16", stage1_ckpt, chunk=8, overlap=2, png=True, bf16=True)
+    a, b = _read_pngs(fp32.output, 10).astype(int), _read_pngs(bf16.output, 10).astype(int)
+    change = np.abs(a - lq_frames[:10].astype(int)).mean()
     assert 0 < np.abs(a - b).mean() < 0.05 * change
 
 
