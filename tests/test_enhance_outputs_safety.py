@@ -269,3 +269,16 @@ def test_a_full_disk_stops_at_the_first_failed_write(work, capsys, monkeypatch, 
     assert int(err.split("writing frame ")[1].split(":")[0]) < 30  # x264's lookahead delays the first packet
     assert sum(calls) < 40, (err, calls)
     assert _snapshot(work["root"]) == before and _hidden(work["out"]) == []
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_once(work, capsys, monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    _run(work, capsys, work["out"] / "plain.mkv")
+    assert main([str(work["input"]), "-o", str(work["out"] / "bf16.mkv"), "--stage1", str(work["ckpt"]),
+                 "--no-progress", "--bf16"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: --bf16")]
+    assert len(warnings) == 1 and "slow fallback convolution" in warnings[0]
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert main([str(work["input"]), "-o", str(work["out"] / "bf16b.mkv"), "--stage1", str(work["ckpt"]),
+                 "--no-progress", "--bf16"]) == 0
+    assert "warning: --bf16" not in capsys.readouterr().err
