@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hm-log", type=Path, help="--pairs: HM encoder log (or a folder of <video>.log)")
     parser.add_argument("--val-list", type=Path, help="--pairs: file of validation video names")
     parser.add_argument("--test-list", type=Path, help="--pairs: file of test video names")
+    parser.add_argument("--raw-codec", choices=["rawvideo", "ffv1"], default="rawvideo",
+                        help="--pairs --layout video: store raw YUV inputs as they are (rawvideo, default) or "
+                             "losslessly compressed (ffv1: smaller, ~50 ms per 1080p frame)")
     parser.add_argument("--size", help="frame size of raw .yuv files, WxH")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate of raw .yuv files (default 25)")
     parser.add_argument("--resize", help="rescale every video to WxH first")
@@ -133,7 +136,7 @@ def import_pairs_from_args(args: argparse.Namespace) -> Manifest:
     options = PairOptions(qp=args.qp, pqf_period=args.pqf_period, layout=args.layout,
                           duplicate_threshold=args.duplicate_threshold, hm_logs=hm_logs_for(args.hm_log, names),
                           splits=assign_splits(names, args.val_list, args.test_list), default_split=args.split,
-                          progress=not args.quiet)
+                          raw_codec=args.raw_codec, progress=not args.quiet)
     return import_pairs(out, pairs, name=out.name, options=options, overwrite=args.overwrite)
 
 

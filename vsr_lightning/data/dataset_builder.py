@@ -104,14 +104,19 @@ def _clip_length(clip: ClipSpec, stop: int) -> int:
 
 
 class GtVideoWriter:
-    """Lossless FFV1 writer for original frames (layout ``video``): no colour round trip.
+    """Lossless writer for original frames (layout ``video``): no colour round trip.
 
-    ``pix_fmt`` is the frames' own format: ``yuv420p`` for video sources, ``gbrp`` for RGB (PNG) ones."""
+    ``pix_fmt`` is the frames' own format: ``yuv420p`` for video sources, ``gbrp`` for RGB (PNG) ones.
+    ``codec``: ``ffv1`` (compressed, about 50 ms per 1080p frame to encode or decode) or ``rawvideo``
+    (the planes as they are: what a raw YUV input already is, written and read at memory speed)."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: float, pix_fmt: str = "yuv420p") -> None:
+    def __init__(self, path: Path, width: int, height: int, fps: float, pix_fmt: str = "yuv420p",
+                 codec: str = "ffv1") -> None:
+        if codec not in ("ffv1", "rawvideo"):
+            raise ValueError(f"lossless codec must be ffv1 or rawvideo, got {codec!r}")
         path.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(path), mode="w")
-        self._stream = self._container.add_stream("ffv1", rate=Fraction(fps).limit_denominator(1001))
+        self._stream = self._container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, pix_fmt
         self._stream.codec_context.time_base = Fraction(1) / self._stream.average_rate
         self._count = 0

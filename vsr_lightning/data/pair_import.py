@@ -6,6 +6,11 @@ LQ by name, checked (same frame count and size), and streamed once: frames writt
 layout, the LQ bitstream copied as is (``lq_qp<QP>/<video>.mkv`` plus its QP sidecar), duplicates and
 cleaning statistics computed as ``prepare`` does, PQF flags from the LDP period or an HM log. The
 dataset is written into a temporary folder renamed at the very end, as ``prepare`` does.
+
+In the ``video`` layout nothing is re-encoded either: a video file's stream is copied into the
+dataset's Matroska file, raw YUV is stored as it is (``rawvideo``; ``raw_codec="ffv1"`` compresses it
+losslessly instead, at about 50 ms per 1080p frame). The two inputs are read on threads of their own,
+ahead of the statistics, which run on a third (see ``benchmarks/results/2026-12-02_pairs_speed.md``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 import av
 import numpy as np
 from av.video.frame import PictureType
+from av.video.reformatter import VideoReformatter
 from tqdm.auto import tqdm
 
 from vsr_lightning.data.clip_stats import ClipStatsAccumulator
@@ -30,8 +36,11 @@ from vsr_lightning.data.frame_sources import FrameSource
 from vsr_lightning.data.hevc import HevcConfig, QpSidecar, ldp_qp_schedule, pqf_flags, sidecar_path
 from vsr_lightning.data.hm_log import read_hm_log
 from vsr_lightning.data.manifest import Manifest, VideoEntry, sha256_file
+from vsr_lightning.data.read_ahead import ReadAhead
 from vsr_lightning.data.remux import remux_to_mkv
 from vsr_lightning.data.video_io import frame_name, write_png
+
+RAW_CODECS = ("rawvideo", "ffv1")
 
 
 @dataclass
@@ -48,11 +57,15 @@ class PairOptions:
     splits: dict[str, str] = field(default_factory=dict)
     """Split per video name (from the official lists); others go to ``default_split``."""
     default_split: str = "train"
+    raw_codec: str = "rawvideo"
+    """Layout ``video``: how raw YUV inputs are stored: ``rawvideo`` (as they are) or ``ffv1`` (smaller)."""
     progress: bool = True
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if self.raw_codec not in RAW_CODECS:
+            raise ValueError(f"raw_codec must be one of {RAW_CODECS}, got {self.raw_codec!r}")
         if self.pqf_period < 1:
             raise ValueError(f"the PQF period must be at least 1, got {self.pqf_period}")
 
@@ -76,13 +89,17 @@ def _source_hash(source: FrameSource) -> str:
 
 
 def _frames(source: FrameSource) -> Iterator[tuple[av.VideoFrame, np.ndarray]]:
-    """Each frame once decoded: as stored (for a lossless copy) and as RGB (for PNGs, stats, duplicates)."""
+    """Each frame once decoded: as stored (for a lossless copy) and as RGB (for PNGs, stats, duplicates).
+
+    One swscale context for the whole video, on one thread: the same RGB as ``to_ndarray(format="rgb24")``
+    (tested), without a context set up per frame."""
     if source.kind == "png":
         for rgb in source.rgb_frames():
             yield av.VideoFrame.from_ndarray(rgb, format="rgb24"), rgb
         return
+    to_rgb = VideoReformatter()
     for frame in source.yuv_frames():
-        yield frame, frame.to_ndarray(format="rgb24")
+        yield frame, to_rgb.reformat(frame, format="rgb24", threads=1).to_ndarray()
 
 
 class _InFlight:
@@ -112,42 +129,64 @@ def _qp_and_types(pair: Pair, options: PairOptions) -> tuple[list[int], list[str
     return qps, [], pqf_flags(qps, options.pqf_period), "nominal HM low-delay-P cascade (no encoder log)"
 
 
-class _PairWriter:
-    """Where one pair's frames go in the chosen layout; the LQ bitstream is copied, never re-encoded."""
+def _copy_stream(source: FrameSource, dst: Path) -> None:
+    """Copy a video file's stream into ``dst`` (Matroska) packet by packet, checking the packet count."""
+    copied = remux_to_mkv(source.path, dst, source.fps or 25.0)
+    if copied != source.num_frames:
+        raise DataError(source.path, f"{copied} packets copied for {source.num_frames} frames")
 
-    def __init__(self, root: Path, pair: Pair, split: str, qp_dir: str, layout: str, pool: ThreadPoolExecutor):
-        self.pair, self.layout, self.pending = pair, layout, _InFlight(pool, 8)
+
+def _frame_writer(source: FrameSource, dst: Path, fps: float, raw_codec: str) -> GtVideoWriter | None:
+    """Layout ``video``: a writer for ``source``'s frames at ``dst``, or None where its stream was copied.
+
+    A video file's stream is copied (decoding the copy gives the decoded source); should Matroska not
+    take its codec, its decoded frames are stored in FFV1. Raw YUV is stored in ``raw_codec``, PNG
+    frames (RGB) in FFV1."""
+    if source.kind == "video":
+        try:
+            _copy_stream(source, dst)
+            return None
+        except DataError:
+            dst.unlink(missing_ok=True)
+    codec = raw_codec if source.kind == "yuv" else "ffv1"
+    return GtVideoWriter(dst, source.width, source.height, fps, "gbrp" if source.kind == "png" else "yuv420p",
+                         codec)
+
+
+class _PairWriter:
+    """Where one pair's frames go in the chosen layout; streams are copied, never re-encoded."""
+
+    def __init__(self, root: Path, pair: Pair, split: str, qp_dir: str, options: PairOptions,
+                 pool: ThreadPoolExecutor):
+        self.pair, self.layout, self.pending = pair, options.layout, _InFlight(pool, 8)
         base = root / split
         self.gt_dir, self.lq_dir = base / "gt" / pair.name, base / qp_dir / pair.name
         self.lq_video = base / qp_dir / f"{pair.name}.mkv"
         self.lq_video.parent.mkdir(parents=True, exist_ok=True)
         self.gt_writer = self.lq_writer = None
-        gt, lq = pair.gt, pair.lq
-        if layout == "png":
+        gt, fps = pair.gt, pair.gt.fps or 25.0
+        self.has_bitstream = pair.lq.kind == "video"
+        if self.layout == "png":
             self.gt_dir.mkdir(parents=True)
             self.lq_dir.mkdir(parents=True)
+            if self.has_bitstream:  # kept beside the frames, as ``prepare`` keeps its bitstream
+                _copy_stream(pair.lq, self.lq_video)
+            return
+        gt_video = base / "gt" / f"{pair.name}.mkv"
+        gt_video.parent.mkdir(parents=True, exist_ok=True)
+        self.gt_writer = _frame_writer(gt, gt_video, fps, options.raw_codec)
+        if self.has_bitstream:
+            _copy_stream(pair.lq, self.lq_video)
         else:
-            self.gt_writer = GtVideoWriter(base / "gt" / f"{pair.name}.mkv", gt.width, gt.height, gt.fps or 25.0,
-                                           "gbrp" if gt.kind == "png" else "yuv420p")
-            if lq.kind != "video":
-                self.lq_writer = GtVideoWriter(self.lq_video, lq.width, lq.height, gt.fps or 25.0,
-                                               "gbrp" if lq.kind == "png" else "yuv420p")
-
-    def copy_bitstream(self) -> bool:
-        """Copy an LQ video file's stream beside the frames (as ``prepare`` keeps its bitstream)."""
-        if self.pair.lq.kind != "video":
-            return False
-        copied = remux_to_mkv(self.pair.lq.path, self.lq_video, self.pair.lq.fps or 25.0)
-        if copied != self.pair.lq.num_frames:
-            raise DataError(self.pair.lq.path, f"{copied} packets copied for {self.pair.lq.num_frames} frames")
-        return True
+            self.lq_writer = _frame_writer(pair.lq, self.lq_video, fps, options.raw_codec)
 
     def write(self, t: int, gt: tuple[av.VideoFrame, np.ndarray], lq: tuple[av.VideoFrame, np.ndarray]) -> None:
         if self.layout == "png":
             self.pending.submit(write_png, gt[1], self.gt_dir / frame_name(t))
             self.pending.submit(write_png, lq[1], self.lq_dir / frame_name(t))
             return
-        self.gt_writer.write(gt[0])
+        if self.gt_writer is not None:
+            self.gt_writer.write(gt[0])
         if self.lq_writer is not None:
             self.lq_writer.write(lq[0])
 
@@ -159,29 +198,34 @@ class _PairWriter:
 
 
 def _import_pair(root: Path, pair: Pair, qp_dir: str, options: PairOptions, bar, pool,
-                 analysis: ThreadPoolExecutor) -> VideoEntry:
-    """One pass over the pair: frames written (PNG writes on ``pool``), statistics and duplicates computed
-    in order on the one ``analysis`` thread beside the decoding."""
+                 analysis: tuple[ThreadPoolExecutor, ThreadPoolExecutor]) -> VideoEntry:
+    """One pass over the pair: each input decoded (and converted to RGB) on a thread of its own a few frames
+    ahead, frames written here (PNG writes on ``pool``), the original's statistics on one ``analysis``
+    thread and the PSNR and duplicates on the other, each in frame order."""
     gt, lq = pair.gt, pair.lq
     split = options.splits.get(pair.name, options.default_split)
     qps, log_types, pqf, qp_source = _qp_and_types(pair, options)
-    writer = _PairWriter(root, pair, split, qp_dir, options.layout, pool)
-    has_bitstream = writer.copy_bitstream()
+    source_hash = pool.submit(_source_hash, gt)  # beside the decoding (hashlib releases the GIL), not after it
+    writer = _PairWriter(root, pair, split, qp_dir, options, pool)
     stats, dups, types = ClipStatsAccumulator(), DuplicateDetector(options.duplicate_threshold), []
-    count, analysing = 0, _InFlight(analysis, 4)
+    count, originals, comparisons = 0, _InFlight(analysis[0], 4), _InFlight(analysis[1], 4)
 
-    def analyse(g: np.ndarray, q: np.ndarray) -> None:
-        stats.update(g, q)
+    def compare(g: np.ndarray, q: np.ndarray) -> None:
+        stats.update_psnr(g, q)
         dups.update(q)
 
-    for t, (g, q) in enumerate(zip(_frames(gt), _frames(lq), strict=False)):
-        writer.write(t, g, q)
-        analysing.submit(analyse, g[1], q[1])
-        types.append(PictureType(q[0].pict_type).name if lq.kind == "video" else "?")
-        count += 1
-        bar.update(1)
+    with ReadAhead(_frames(gt), 4, "read-gt") as gt_frames, ReadAhead(_frames(lq), 4, "read-lq") as lq_frames:
+        for t, (g, q) in enumerate(zip(gt_frames, lq_frames, strict=False)):
+            writer.write(t, g, q)
+            originals.submit(stats.update_original, g[1])
+            comparisons.submit(compare, g[1], q[1])
+            types.append(PictureType(q[0].pict_type).name if lq.kind == "video" else "?")
+            count += 1
+            bar.update(1)
     writer.close()
-    analysing.drain()
+    originals.drain()
+    comparisons.drain()
+    has_bitstream = writer.has_bitstream
     if count != gt.num_frames:
         raise DataError(gt.path, f"decoded {count} frames of {gt.num_frames} beside its partner {lq.path}")
     frame_type = log_types or types
@@ -192,7 +236,7 @@ def _import_pair(root: Path, pair: Pair, qp_dir: str, options: PairOptions, bar,
         name=pair.name, split=split, num_frames=count, width=gt.width, height=gt.height,
         fps=gt.fps or lq.fps or 25.0,
         qp=qps, frame_type=frame_type, pqf=pqf, duplicates=dups.duplicates, source=str(gt.path),
-        source_sha256=_source_hash(gt), source_frames=[0, count], stats=stats.result(),
+        source_sha256=source_hash.result(), source_frames=[0, count], stats=stats.result(),
     )
 
 
@@ -209,8 +253,10 @@ def import_pairs(out_root: Path, pairs: list[Pair], name: str, options: PairOpti
         with (
             tqdm(total=total, desc=f"import {name}", unit="frame", disable=not options.progress) as bar,
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="png") as pool,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats") as analysis,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats") as originals,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="psnr") as comparisons,
         ):
+            analysis = (originals, comparisons)
             entries = [_import_pair(tmp, pair, qp_dir, options, bar, pool, analysis) for pair in pairs]
         manifest = Manifest(
             name=name, qp=options.qp, layout=options.layout, videos=entries,
