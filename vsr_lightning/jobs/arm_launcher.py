@@ -3,11 +3,14 @@
 The stock launcher turns an arm's exception into a *completed* SLURM job (Hydra's ``run_job`` catches
 it) and, on the submitting side, stops at the first failed arm while the others still run, so no report
 is written. Here a failed arm fails its SLURM job (``sacct`` shows FAILED), the launcher waits for every
-arm, writes the combined report with the failures listed, and Hydra then exits non-zero.
+arm, writes the combined report with the failures listed, and Hydra then exits non-zero. A job that
+SLURM requeues (``scontrol requeue``, preemption, the time limit) stops at a step's end with a fresh
+``last.ckpt`` and resumes from it (:mod:`vsr_lightning.jobs.preemption`).
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,10 +33,25 @@ def _last_error_line(err: Exception) -> str:
     return lines[-1] if lines else type(err).__name__
 
 
+def _stop_at_step_end_on_slurm_signals() -> None:
+    """In the job: SIGTERM (requeue, preemption) and submitit's time-limit signal stop training at a step's
+    end with a fresh last.ckpt; the time limit then goes on to submitit's own requeue (see preemption)."""
+    import submitit
+
+    from vsr_lightning.jobs import preemption
+
+    env = submitit.JobEnvironment()
+    time_limit = env._usr_sig()  # USR2 unless SUBMITIT_PREEMPT_SIGNAL says otherwise
+    submitit_handler = signal.getsignal(time_limit)  # set by submitit's process_job before it called us
+    if callable(submitit_handler):
+        preemption.install(time_limit, submitit_handler)
+
+
 class ArmSlurmLauncher(SlurmLauncher):
     """One SLURM job per arm; a failing arm fails its own job and is listed in the report."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> JobReturn:
+        _stop_at_step_end_on_slurm_signals()
         ret = super().__call__(*args, **kwargs)
         if ret.status is JobStatus.FAILED:
             raise ret._return_value  # the SLURM job exits non-zero: FAILED in sacct

@@ -7,6 +7,7 @@ the job without loading it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -21,6 +22,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
 from vsr_lightning.data.video_io import write_png
+from vsr_lightning.jobs import preemption
 from vsr_lightning.jobs.job_dir import JobDir, config_key
 from vsr_lightning.jobs.wandb_runs import new_run_id, training_logger
 from vsr_lightning.report import run_schema as keys
@@ -66,17 +68,21 @@ def _fit(spec: FitSpec) -> dict:
     interval = spec.val_every or spec.max_steps
     checkpoint = ModelCheckpoint(dirpath=str(job.root), filename="step{step}", save_top_k=0, save_last=True,
                                  every_n_train_steps=interval)
+    callbacks = [checkpoint, preemption.StopAtStepEnd(job.last_checkpoint)] if preemption.installed() else [checkpoint]
+    kwargs = dict(spec.trainer_kwargs)
+    kwargs["plugins"] = [*(kwargs.get("plugins") or []), *preemption.trainer_plugins()] or None
     trainer = L.Trainer(max_steps=spec.max_steps, val_check_interval=interval, check_val_every_n_epoch=None,
-                        logger=logger, callbacks=[checkpoint], default_root_dir=str(job.root),
-                        limit_val_batches=1.0 if spec.evaluate else 0, **spec.trainer_kwargs)
+                        logger=logger, callbacks=callbacks, default_root_dir=str(job.root),
+                        limit_val_batches=1.0 if spec.evaluate else 0, **kwargs)
     resume = str(job.last_checkpoint) if job.last_checkpoint.is_file() else None
     started = time.perf_counter()
     try:
         trainer.fit(spec.system, datamodule=spec.datamodule, ckpt_path=resume, weights_only=True)
         trainer.save_checkpoint(str(job.final_checkpoint), weights_only=True)  # weights, hparams, lineage
     except BaseException:
-        if logger:
-            logger.experiment.finish(exit_code=1)  # the run shows as crashed; re-running resumes it
+        if logger:  # the run shows as crashed; re-running resumes it
+            with contextlib.suppress(Exception):  # not in place of the error: SLURM's SIGTERM ends W&B's service too
+                logger.experiment.finish(exit_code=1)
         raise
     system = spec.system
     result = {
@@ -133,7 +139,8 @@ def _test(spec: FitSpec, trained: dict) -> dict:
 
 def run_fit(spec: FitSpec) -> dict:
     """Train the job unless it is done, then evaluate it (unless ``evaluate`` is off); returns the result."""
-    trained = spec.job.result() or _fit(spec)
+    with preemption.deferred():  # under SLURM a requeue signal waits for a step's end or for done.json
+        trained = spec.job.result() or _fit(spec)
     if not spec.evaluate:
         return trained
     return {**trained, **_test(spec, trained)}

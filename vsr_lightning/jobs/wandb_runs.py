@@ -7,6 +7,7 @@ metrics as summary keys and tables, and the sample crops: that group is what rep
 
 from __future__ import annotations
 
+import contextlib
 import netrc
 import os
 import sys
@@ -127,6 +128,7 @@ def log_arm_run(logger_cfg: Any, group: str, arm: str, job_type: str, config: di
         run.summary.update(summary)
         run.finish()
     except BaseException:
-        run.finish(exit_code=1)
+        with contextlib.suppress(Exception):  # not in place of the error: SLURM's SIGTERM ends W&B's service too
+            run.finish(exit_code=1)
         raise
     return run.id
