@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from vsr_lightning.models.deformable_alignment import SecondOrderDeformableAlignment
 from vsr_lightning.models.flow_warp import flow_warp
 from vsr_lightning.models.pqf import fixed_period_pqf, second_order_sources
-from vsr_lightning.models.residual_blocks import ResidualBlockNoBN, ResidualBlocksWithInputConv
+from vsr_lightning.models.residual_blocks import ResidualBlockNoBN, ResidualBlocksWithInputConv, child_as
 from vsr_lightning.models.spynet import SpyNet
 
 BRANCHES = ("backward_1", "forward_1", "backward_2", "forward_2")
@@ -76,6 +76,7 @@ class BasicVSRPlusPlus(nn.Module):
         # Output = input + residual; a zero last layer makes the untrained network the identity, so
         # short runs start at the compressed input's PSNR (official weights overwrite this).
         nn.init.zeros_(self.conv_last.weight)
+        assert self.conv_last.bias is not None  # Conv2d's default bias=True
         nn.init.zeros_(self.conv_last.bias)
 
     def _init_signal_preserving(self) -> None:
@@ -88,17 +89,21 @@ class BasicVSRPlusPlus(nn.Module):
         (feature std about 0.4 instead of 0.02 on uniform noise). The residual blocks keep their 0.1-scaled
         init (identity-dominated, as in BasicSR); released weights overwrite all of this.
         """
-        convs = [self.feat_extract[0], self.feat_extract[2], self.feat_extract[4].main[0],
-                 self.reconstruction.main[0], self.upconv1, self.upconv2, self.conv_hr]
-        convs += [self.backbone[name].main[0] for name in BRANCHES]
-        weights = [conv.weight for conv in convs] + [self.deform_align[name].weight for name in BRANCHES]
+        extract = self.feat_extract
+        convs = [child_as(extract[0], nn.Conv2d), child_as(extract[2], nn.Conv2d),
+                 child_as(extract[4], ResidualBlocksWithInputConv).input_conv,
+                 self.reconstruction.input_conv, self.upconv1, self.upconv2, self.conv_hr]
+        convs += [child_as(self.backbone[name], ResidualBlocksWithInputConv).input_conv for name in BRANCHES]
+        aligns = [child_as(self.deform_align[name], SecondOrderDeformableAlignment) for name in BRANCHES]
+        weights = [conv.weight for conv in convs] + [align.weight for align in aligns]
         for weight in weights:
             nn.init.kaiming_normal_(weight, a=0.1, mode="fan_in", nonlinearity="leaky_relu")
         for conv in convs:
+            assert conv.bias is not None  # every convolution listed here is built with a bias
             nn.init.zeros_(conv.bias)
-        for name in BRANCHES:
-            if self.deform_align[name].bias is not None:
-                nn.init.zeros_(self.deform_align[name].bias)
+        for align in aligns:
+            if align.bias is not None:
+                nn.init.zeros_(align.bias)
 
     # ------------------------------------------------------------------ memory
     def inference_bytes(self, frames: int, height: int, width: int) -> int:

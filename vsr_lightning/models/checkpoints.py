@@ -126,7 +126,7 @@ def to_mmagic_state_dict(model: nn.Module) -> dict[str, dict[str, Tensor]]:
             if new.startswith(our_prefix):
                 new = mm_prefix + new[len(our_prefix):]
         out["generator." + new] = value.detach().clone()
-    return {"meta": {}, "state_dict": out}  # type: ignore[dict-item]
+    return {"meta": {}, "state_dict": out}
 
 
 def _fmt(keys: list[str], limit: int = 15) -> str:

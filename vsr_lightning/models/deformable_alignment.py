@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from vsr_lightning.models.modulated_deform_conv import modulated_deform_conv2d
+from vsr_lightning.models.residual_blocks import child_as
 
 
 class SecondOrderDeformableAlignment(nn.Module):
@@ -56,8 +57,10 @@ class SecondOrderDeformableAlignment(nn.Module):
         stdv = 1.0 / math.sqrt(in_channels * k2)
         nn.init.uniform_(self.weight, -stdv, stdv)
         # Zero residual and mask logits at start: offsets equal the flow, masks 0.5.
-        nn.init.zeros_(self.conv_offset[-1].weight)
-        nn.init.zeros_(self.conv_offset[-1].bias)
+        offset_out = child_as(self.conv_offset[-1], nn.Conv2d)
+        assert offset_out.bias is not None  # Conv2d's default bias=True
+        nn.init.zeros_(offset_out.weight)
+        nn.init.zeros_(offset_out.bias)
 
     def forward(self, x: Tensor, extra_feat: Tensor, flow_1: Tensor, flow_2: Tensor) -> Tensor:
         """x: (N,2C,H,W) candidates; extra_feat: (N,3C,H,W) [warped n1, current, warped n2]; flows (N,2,H,W)."""

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 from torch import Tensor, nn
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def child_as(module: nn.Module, cls: type[ModuleT]) -> ModuleT:
+    """``module`` narrowed to ``cls``: indexing a Sequential or ModuleDict is typed as a plain Module."""
+    if not isinstance(module, cls):
+        raise TypeError(f"expected a {cls.__name__}, got {type(module).__name__}")
+    return module
 
 
 class ResidualBlockNoBN(nn.Module):
@@ -19,10 +30,12 @@ class ResidualBlockNoBN(nn.Module):
         for conv in (self.conv1, self.conv2):
             nn.init.kaiming_normal_(conv.weight, a=0, mode="fan_in")
             conv.weight.data.mul_(0.1)
+            assert conv.bias is not None  # bias=True above
             nn.init.zeros_(conv.bias)
 
     def zero_residual_(self) -> None:
         """Make the block an exact identity (used when growing a trained trunk)."""
+        assert self.conv2.bias is not None  # bias=True in __init__
         nn.init.zeros_(self.conv2.weight)
         nn.init.zeros_(self.conv2.bias)
 
@@ -46,23 +59,27 @@ class ResidualBlocksWithInputConv(nn.Module):
         )
 
     @property
+    def input_conv(self) -> nn.Conv2d:
+        return child_as(self.main[0], nn.Conv2d)
+
+    @property
     def blocks(self) -> nn.Sequential:
-        return self.main[2]
+        return child_as(self.main[2], nn.Sequential)
 
     @property
     def num_blocks(self) -> int:
-        return len(self.main[2])
+        return len(self.blocks)
 
     @torch.no_grad()
     def append_identity_blocks(self, num_new_blocks: int) -> list[ResidualBlockNoBN]:
         """Append blocks whose residual branch outputs zero, so the function is unchanged."""
-        ref = self.main[0].weight
+        ref = self.input_conv.weight
         channels = ref.shape[0]
         new = []
         for _ in range(num_new_blocks):
             block = ResidualBlockNoBN(channels).to(device=ref.device, dtype=ref.dtype)
             block.zero_residual_()
-            self.main[2].append(block)
+            self.blocks.append(block)
             new.append(block)
         return new
 

@@ -55,6 +55,8 @@ def relative_position_index(ws: int) -> Tensor:
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside a window with a learned relative-position bias."""
 
+    relative_position_index: Tensor  # a buffer (register_buffer in __init__)
+
     def __init__(self, dim: int, window_size: int, num_heads: int) -> None:
         super().__init__()
         self.dim = dim
@@ -104,6 +106,8 @@ class SwinTransformerBlock(nn.Module):
     other sizes use masks computed on first use and cached per size.
     """
 
+    attn_mask: Tensor | None  # a buffer, None without a shift (register_buffer in __init__)
+
     def __init__(
         self, dim: int, input_resolution: tuple[int, int], num_heads: int, window_size: int,
         shift_size: int, mlp_ratio: float,
@@ -111,7 +115,8 @@ class SwinTransformerBlock(nn.Module):
         super().__init__()
         if min(input_resolution) <= window_size:
             raise ValueError(f"img_size {input_resolution} must exceed window_size {window_size}")
-        self.input_resolution = tuple(input_resolution)
+        height, width = input_resolution
+        self.input_resolution = (height, width)
         self.window_size = window_size
         self.shift_size = shift_size
         self.norm1 = nn.LayerNorm(dim)
@@ -201,6 +206,8 @@ class PatchEmbed(nn.Module):
 class SwinIR(nn.Module):
     """SwinIR without upsampler (denoising / compression artifact reduction), input and output in [0,1]."""
 
+    mean: Tensor  # a non-persistent buffer (register_buffer in __init__)
+
     def __init__(
         self,
         img_size: int = 128,
@@ -238,6 +245,7 @@ class SwinIR(nn.Module):
         # The refiner predicts a residual: starting it at zero makes an untrained SwinIR the identity,
         # so training from scratch never begins below its input (released weights overwrite this).
         nn.init.zeros_(self.conv_last.weight)
+        assert self.conv_last.bias is not None  # Conv2d's default bias=True
         nn.init.zeros_(self.conv_last.bias)
 
     @staticmethod
@@ -248,7 +256,8 @@ class SwinIR(nn.Module):
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.LayerNorm):
             nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
     def inference_bytes(self, frames: int, height: int, width: int) -> int:
         """A safe estimate of the working set of an inference-mode ``forward`` on ``frames`` images.

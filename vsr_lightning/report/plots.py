@@ -43,8 +43,8 @@ def plot_per_video(cmp: Comparison, path: Path) -> Path | None:
         values = [cmp.value(arm, v) for v in cmp.videos]
         top.scatter(x + offset, [np.nan if v is None else v for v in values], label=arm, zorder=3)
         gains = [
-            np.nan if cmp.value(arm, v) is None else cmp.value(arm, v) - cmp.inputs[arm][v]
-            for v in cmp.videos
+            np.nan if value is None else value - cmp.inputs[arm][v]
+            for v, value in zip(cmp.videos, values, strict=True)
         ]
         bottom.bar(x + offset, gains, width=width, label=arm)
     label = "Y-PSNR" if cmp.metric == "psnr_y" else "PSNR"

@@ -30,9 +30,9 @@ class WrittenReport:
     """What was written, and the selection/comparison behind it (handy for callers and tests)."""
 
     markdown: Path
+    selection: Selection
+    comparison: Comparison
     files: list[Path] = field(default_factory=list)
-    selection: Selection | None = None
-    comparison: Comparison | None = None
     tables: dict[str, Table] = field(default_factory=dict)
     baseline: str | None = None
 
