@@ -16,6 +16,10 @@ resume from a file the job folder does not know. What this module adds is *when*
   on SIGTERM the job exits with :class:`JobInterrupted`, a ``SystemExit`` that Hydra and submitit
   let through, so no result (and no failure) is recorded; SLURM requeues the job itself, or it
   stays cancelled. Outside training (evaluation, waiting for a lock) the job acts at once.
+* Lightning's own SIGTERM handler (which raises ``SIGTERMException`` mid-validation or at an epoch's
+  end, with no checkpoint) is replaced by this one once a fit has started.
+* SLURM signals every process of the job, so SIGTERM also ends the W&B service: the attempt stops
+  logging (its loggers are dropped), and the requeued attempt continues the same run id.
 
 A step longer than SLURM's ``KillWait`` (30 s by default) is killed before it ends; the job then
 resumes from the last periodic ``last.ckpt``, still exactly, only further back.

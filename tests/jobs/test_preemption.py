@@ -1,0 +1,62 @@
+"""SLURM's stop signals during training, without a cluster: the step ends, last.ckpt is saved whole, then
+the job stops (SIGTERM) or hands over to submitit's time-limit handler (SIGUSR2)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.demos.boring_classes import BoringModel
+
+from vsr_lightning.jobs import preemption
+
+
+@pytest.fixture
+def handlers():
+    """preemption's handlers for this test only; the process's own come back afterwards."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGUSR2)}
+    calls: list[int] = []
+    preemption.install(signal.SIGUSR2, lambda signum, _frame: calls.append(signum))
+    yield calls
+    for s, h in saved.items():
+        signal.signal(s, h)
+    preemption._state = preemption._State()
+
+
+class _SignalDuring(L.Callback):
+    def __init__(self, signum: int, step: int) -> None:
+        self.signum, self.step = signum, step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), self.signum)  # as SLURM does, in the middle of the step
+
+
+def _fit(tmp_path, signum: int) -> None:
+    trainer = L.Trainer(max_steps=8, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+                        default_root_dir=str(tmp_path),
+                        callbacks=[_SignalDuring(signum, 2), preemption.StopAtStepEnd(tmp_path / "last.ckpt")])
+    with preemption.deferred():
+        trainer.fit(BoringModel())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR2])
+def test_a_stop_signal_ends_the_step_saves_last_ckpt_then_stops(tmp_path, handlers, signum):
+    with pytest.raises(preemption.JobInterrupted) as stopped:
+        _fit(tmp_path, signum)
+    assert stopped.value.code == 128 + signum
+    saved = torch.load(tmp_path / "last.ckpt", map_location="cpu", weights_only=True)
+    assert saved["global_step"] == 3  # the step that was running when the signal came, finished
+    assert not list(tmp_path.glob("*.tmp"))
+    assert handlers == ([signal.SIGUSR2] if signum == signal.SIGUSR2 else [])  # submitit's, after the save
+    assert signal.getsignal(signal.SIGTERM) == preemption._on_signal  # restored after the fit
+
+
+def test_a_signal_outside_training_stops_at_once(handlers):
+    with pytest.raises(preemption.JobInterrupted):
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert handlers == []
