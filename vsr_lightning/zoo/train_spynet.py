@@ -1,6 +1,6 @@
 """Zoo recipe: SPyNet trained without ground-truth flow, on real clips.
 
-``python -m vsr_lightning.zoo.train_spynet`` retrains ``zoo:spynet`` from scratch, in three phases:
+``python -m vsr_lightning.zoo.train_spynet`` retrains ``zoo:spynet`` from scratch, in up to four phases:
 
 1. One pyramid level alone: a real frame crop and the same crop warped by a small random smooth flow
    that this recipe draws itself (known flow, no flow dataset), the level regressing that sub-pixel
@@ -9,11 +9,17 @@
    (``benchmarks/results/2026-12-02_stage1_learning_and_spynet.md``). So this phase trains with leaky
    ReLUs whose negative slope stays up for half of its steps and then decays to zero (the plain ReLU of
    the official architecture) by 85 % of them; the learned level then starts every level of the pyramid.
-2. The whole pyramid on self-drawn warps with larger motions, every level regressing the flow at its
-   own scale.
-3. Photometric fine-tuning on real neighbouring frames: the robust (generalised Charbonnier) difference
-   between a frame and its neighbour warped by the predicted flow, on every pyramid level, plus an
-   edge-aware first-order smoothness term; pixels that warp from outside the frame are left out.
+2. Optionally (``--synthetic-steps``, off by default), the whole pyramid on self-drawn warps with larger
+   motions, every level regressing the flow at its own scale.
+3. The whole pyramid regresses teacher flows of real neighbouring frames (t, t+1) and (t, t+2): for each
+   pair the photometric objective (a Charbonnier warping error plus a first-order smoothness term) is
+   minimised directly, coarse to fine (:mod:`vsr_lightning.zoo.teacher_flow`). No ground-truth flow is
+   involved; the teacher is the same objective photometric training would minimise, solved per pair.
+   Self-drawn warps alone taught a network that invented motion on real footage (held-out warping error
+   above zero flow's, ``benchmarks/results/2026-12-02_spynet_leaky_relu.md``).
+4. Optionally (``--steps``, off by default), photometric fine-tuning on real neighbouring frames: the
+   robust difference between a frame and its warped neighbour on every pyramid level, plus an edge-aware
+   smoothness term; pixels that warp from outside the frame are left out.
 
 Frames are taken at 1/2 and 1/1 of the clips' working sizes (what stage one feeds SPyNet when it
 enhances 2x-4x larger frames).
@@ -34,6 +40,7 @@ from vsr_lightning.models.flow_warp import flow_warp
 from vsr_lightning.models.spynet import SpyNet, SpyNetBasicModule
 from vsr_lightning.zoo.footage import clips
 from vsr_lightning.zoo.frame_pool import Clip, embedded_training_clips, footage_clips
+from vsr_lightning.zoo.teacher_flow import optimised_flow
 
 
 def robust(x: Tensor, eps: float = 0.01, q: float = 0.4) -> Tensor:
@@ -236,7 +243,7 @@ def start_every_level_from(net: SpyNet, level: SpyNetBasicModule) -> SpyNet:
 
 def train_on_synthetic_warps(net: SpyNet, steps: int, batch: int, patch: int, lr: float, max_shift: float,
                              amplitude: float, log_every: int = 100) -> SpyNet:
-    """Phase 1: regress self-drawn smooth flows between a real crop and its warped copy."""
+    """Phase 2: regress self-drawn smooth flows between a real crop and its warped copy."""
     pool = training_pool(patch + 2 * (int(max_shift + 3 * amplitude) + 3))
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     started, epe, epe_zero = time.perf_counter(), 0.0, 0.0
@@ -259,9 +266,71 @@ def train_on_synthetic_warps(net: SpyNet, steps: int, batch: int, patch: int, lr
     return net
 
 
+def teacher_pairs(pool: list[Clip], per_clip: int, gaps: tuple[int, ...], smooth: float, iters: int,
+                  chunk: int = 8) -> list[tuple[Tensor, Tensor, Tensor]]:
+    """(ref, supp, teacher flow) for ``per_clip`` evenly spaced pairs per gap of every clip, whole frames."""
+    out = []
+    started = time.perf_counter()
+    for clip in pool:
+        t = clip.frames.shape[0]
+        for gap in gaps:
+            starts = torch.linspace(0, t - gap - 1, min(per_clip, t - gap)).round().long().tolist()
+            for i in range(0, len(starts), chunk):
+                idx = starts[i:i + chunk]
+                ref, supp = clip.frames[idx], clip.frames[[j + gap for j in idx]]
+                out.append((ref, supp, optimised_flow(ref, supp, smooth, iters)))
+        print(f"teacher flows: {clip.name} {tuple(clip.frames.shape[-2:])} done "
+              f"{time.perf_counter() - started:.0f}s", flush=True)
+    return out
+
+
+def teacher_batch(pairs: list[tuple[Tensor, Tensor, Tensor]], batch: int, patch: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Random crops of the teacher pairs, flipped at random (a flipped axis negates that flow component)."""
+    refs, supps, flows = [], [], []
+    for _ in range(batch):
+        ref, supp, flow = random.choice(pairs)
+        k = random.randrange(ref.shape[0])
+        h, w = ref.shape[-2:]
+        y, x = random.randrange(h - patch + 1), random.randrange(w - patch + 1)
+        crop = (k, slice(None), slice(y, y + patch), slice(x, x + patch))
+        r, s, f = ref[crop], supp[crop], flow[crop].clone()
+        for axis, component in ((-1, 0), (-2, 1)):
+            if random.random() < 0.5:
+                r, s, f = r.flip(axis), s.flip(axis), f.flip(axis)
+                f[component] = -f[component]
+        refs.append(r)
+        supps.append(s)
+        flows.append(f)
+    return torch.stack(refs), torch.stack(supps), torch.stack(flows)
+
+
+def distil(net: SpyNet, pairs: list[tuple[Tensor, Tensor, Tensor]], steps: int, batch: int, patch: int, lr: float,
+           log_every: int = 100) -> SpyNet:
+    """Phase 3: the whole pyramid regresses the teacher's flows of real neighbouring frames."""
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    started, epe, epe_zero = time.perf_counter(), 0.0, 0.0
+    for step in range(1, steps + 1):
+        for group in opt.param_groups:
+            group["lr"] = lr * _warmup_cosine(step, steps)
+        ref, supp, target = teacher_batch(pairs, batch, patch)
+        flows = pyramid_flows(net, ref, supp)
+        loss = flow_regression_loss(flows, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        epe += (flows[-1] - target).detach().norm(dim=1).mean().item()
+        epe_zero += target.norm(dim=1).mean().item()
+        if step % log_every == 0:
+            print(f"distil step {step}/{steps}: endpoint error to the teacher {epe / log_every:.3f} px "
+                  f"(zero flow {epe_zero / log_every:.3f}) {time.perf_counter() - started:.0f}s", flush=True)
+            epe = epe_zero = 0.0
+    return net
+
+
 def train(net: SpyNet, steps: int, batch: int, patch: int, lr: float, smooth: float, max_shift: int,
           log_every: int = 100) -> SpyNet:
-    """Phase 2: photometric fine-tuning on real neighbouring frames."""
+    """Phase 4: photometric fine-tuning on real neighbouring frames."""
     if steps <= 0:
         return net
     pool = training_pool(patch + 2 * max_shift)
@@ -316,6 +385,20 @@ def evaluate_and_publish(net: SpyNet, args: argparse.Namespace, publish: bool) -
     return metrics
 
 
+def load_teacher_pairs(args: argparse.Namespace) -> list[tuple[Tensor, Tensor, Tensor]]:
+    """The teacher pairs of the training pool, computed once (``--teacher-cache`` keeps them)."""
+    from pathlib import Path
+
+    cache = Path(args.teacher_cache) if args.teacher_cache else None
+    if cache is not None and cache.is_file():
+        return [tuple(x) for x in torch.load(cache, weights_only=True)]
+    pairs = teacher_pairs(training_pool(args.distil_patch), args.teacher_per_clip, (1, 2), args.teacher_smooth,
+                          args.teacher_iters)
+    if cache is not None:
+        torch.save([list(p) for p in pairs], cache)
+    return pairs
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--level-steps", type=int, default=2500, help="phase 1 steps (one level, small warps)")
@@ -324,12 +407,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--level-lr", type=float, default=1e-3)
     parser.add_argument("--level-slope", type=float, default=0.2, help="starting negative slope of the ReLUs")
     parser.add_argument("--level-shift", type=float, default=1.5, help="largest drawn translation (px)")
-    parser.add_argument("--synthetic-steps", type=int, default=600, help="phase 2 steps (pyramid, larger warps)")
+    parser.add_argument("--synthetic-steps", type=int, default=0, help="phase 2 steps (pyramid, self-drawn warps)")
     parser.add_argument("--synthetic-patch", type=int, default=64)
     parser.add_argument("--synthetic-lr", type=float, default=2e-4)
     parser.add_argument("--synthetic-shift", type=float, default=6.0, help="largest drawn translation (px)")
     parser.add_argument("--synthetic-amplitude", type=float, default=1.5, help="scale of the smooth field (px)")
-    parser.add_argument("--steps", type=int, default=300, help="phase 3 steps (photometric, real pairs)")
+    parser.add_argument("--level-weights", default=None,
+                        help="start from a SPyNet saved after phase 1 (--out) instead of training phase 1 again")
+    parser.add_argument("--teacher-per-clip", type=int, default=12, help="teacher pairs per clip, scale and gap")
+    parser.add_argument("--teacher-iters", type=int, default=80, help="Adam steps per pyramid factor of the teacher")
+    parser.add_argument("--teacher-smooth", type=float, default=0.03, help="smoothness weight of the teacher")
+    parser.add_argument("--teacher-cache", default=None, help="keep the teacher flows in this file (reused if there)")
+    parser.add_argument("--distil-steps", type=int, default=1000, help="phase 3 steps (regress the teacher flows)")
+    parser.add_argument("--distil-patch", type=int, default=64)
+    parser.add_argument("--distil-batch", type=int, default=8)
+    parser.add_argument("--distil-lr", type=float, default=2e-4)
+    parser.add_argument("--steps", type=int, default=0, help="phase 4 steps (photometric, real pairs)")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--patch", type=int, default=96)
     parser.add_argument("--lr", type=float, default=1e-4)
@@ -350,14 +443,21 @@ def main(argv: list[str] | None = None) -> None:
         evaluate_and_publish(net, args, publish=False)
         net.train()
 
-    level = train_one_level(net, args.level_steps, args.level_batch, args.level_patch, args.level_lr,
-                            args.level_slope, args.level_shift)
-    start_every_level_from(net, level)
-    checkpoint("phase 1 (one level)")
+    if args.level_weights:
+        net.load_state_dict(torch.load(args.level_weights, map_location="cpu", weights_only=True))
+    else:
+        level = train_one_level(net, args.level_steps, args.level_batch, args.level_patch, args.level_lr,
+                                args.level_slope, args.level_shift)
+        start_every_level_from(net, level)
+        checkpoint("phase 1 (one level)")
     if args.synthetic_steps > 0:
         train_on_synthetic_warps(net, args.synthetic_steps, args.batch, args.synthetic_patch, args.synthetic_lr,
                                  args.synthetic_shift, args.synthetic_amplitude)
         checkpoint("phase 2 (pyramid, self-drawn warps)")
+    if args.distil_steps > 0:
+        distil(net.train(), load_teacher_pairs(args), args.distil_steps, args.distil_batch, args.distil_patch,
+               args.distil_lr)
+        checkpoint("phase 3 (pyramid, teacher flows of real pairs)")
     net = train(net.train(), args.steps, args.batch, args.patch, args.lr, args.smooth, args.max_shift)
     if args.out:
         torch.save(net.state_dict(), args.out)
