@@ -55,3 +55,10 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """SLURM tests start a cluster and train through it: minutes each, so they belong to the slow tier too."""
+    for item in items:
+        if item.get_closest_marker("slurm") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)

@@ -80,7 +80,9 @@ def test_keys_without_plus_still_fail_at_composition():
         _compose(["stage1.max_step=3"])
 
 
-@pytest.mark.parametrize("name", EXPERIMENTS)
+@pytest.mark.parametrize(  # the fast tier checks one file; tests/jobs/test_experiments.py composes every one
+    "name", [name if name == "baseline" else pytest.param(name, marks=pytest.mark.slow) for name in EXPERIMENTS]
+)
 def test_every_experiment_and_its_arms_pass(name):
     cfg = _compose([f"+experiment={name}"])
     check_known_keys(cfg)
@@ -94,6 +96,7 @@ def test_known_keys_added_to_free_form_sections_pass():
                                "+stage1.model._convert_=all"]))
 
 
+@pytest.mark.slow  # a whole run.py process; the same refusal is checked in-process above
 def test_run_py_exits_2_with_one_line(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "run.py"), "+stage1.max_step=3", f"paths.output_root={tmp_path}", "logger=none"],
@@ -124,6 +127,7 @@ def test_impossible_counts_are_refused_naming_the_key(overrides, line):
     assert str(info.value) == line
 
 
+@pytest.mark.slow  # a whole run.py process; test_impossible_counts_are_refused_naming_the_key is in-process
 def test_run_py_refuses_a_negative_step_count_in_one_line(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "run.py"), "stage1.max_steps=-5", f"paths.output_root={tmp_path}", "logger=none"],

@@ -117,6 +117,7 @@ def test_repeats_survive_compression_as_detectable_duplicates(dups):
     assert {5, 10} <= set(dups) and len(dups) <= 6
 
 
+@pytest.mark.slow  # enhances the whole 24-frame clip (raw_yuv_input_with_size runs enhance_file fast)
 def test_whole_clip_chunk_equals_in_memory_enhance_video(clip, stage1_ckpt, lq_frames, dups):
     out_path = clip["root"] / "out_whole.mkv"
     result = enhance_file(clip["lq"], out_path, stage1_ckpt, reference=clip["gt"], chunk=64, overlap=4)
@@ -136,6 +137,7 @@ def test_whole_clip_chunk_equals_in_memory_enhance_video(clip, stage1_ckpt, lq_f
     assert 20 < result.psnr_in < 45 and result.seconds >= result.model_seconds > 0
 
 
+@pytest.mark.slow  # enhances the whole 24-frame clip (raw_yuv_input_with_size runs enhance_file fast)
 def test_streaming_chunks_blend_like_in_memory_chunks(clip, stage1_ckpt, lq_frames, dups):
     """Several overlapping chunks (the last end-aligned) over the unique frames, written as PNGs."""
     out_dir = clip["root"] / "out_chunks"
@@ -149,6 +151,7 @@ def test_streaming_chunks_blend_like_in_memory_chunks(clip, stage1_ckpt, lq_fram
         np.testing.assert_array_equal(out[t], out[t - 1])
 
 
+@pytest.mark.slow
 def test_no_dedup_enhances_every_frame(clip, stage1_ckpt, lq_frames, short_lq):
     out_dir = clip["root"] / "out_nodedup"
     result = enhance_file(short_lq, out_dir, stage1_ckpt, chunk=6, overlap=3, png=True, dedup=False, pqf_period=3)
@@ -158,6 +161,7 @@ def test_no_dedup_enhances_every_frame(clip, stage1_ckpt, lq_frames, short_lq):
     np.testing.assert_array_equal(_read_pngs(out_dir, 10), expected)
 
 
+@pytest.mark.slow
 def test_official_stage1_and_stage2_compose(clip, lq_frames, short_lq):
     """BasicSR-layout stage one, our-format SwinIR stage two applied to the 8-bit stage-one frames."""
     s1 = _stage1_net(seed=3)
@@ -185,6 +189,7 @@ def test_official_stage1_and_stage2_compose(clip, lq_frames, short_lq):
     assert not np.array_equal(got, stage1)
 
 
+@pytest.mark.slow
 def test_auto_tiles_keep_the_plan_within_budget(clip, stage1_ckpt, lq_frames, monkeypatch):
     """With little memory allowed, stage one runs on tiles; the blended result stays close to whole frames."""
     monkeypatch.setattr(enhance_module, "resident_bytes", lambda: 0)  # plan for the model and stream only
@@ -231,6 +236,7 @@ def test_cuda_plan_budgets_device_memory_not_the_host_stream(monkeypatch):
     assert on_cuda.fixed_bytes + net.inference_bytes(32, on_cuda.stage1_tile, on_cuda.stage1_tile) <= 4.5 * 2**30
 
 
+@pytest.mark.slow  # bf16 convolution is a slow fallback on AVX2 CPUs
 def test_bf16_autocast_stays_close_to_float32(clip, stage1_ckpt, lq_frames, short_lq):
     """On CPUs without bf16 instructions (AVX2) PyTorch's bf16 convolution is a slow fallback (about 18x
     float32 here), so this runs on the 10-frame clip."""
@@ -299,6 +305,7 @@ def test_pqf_flags_from_sidecar_or_fixed_period(clip, tmp_path):
         resolve_pqf(clip["lq"], 23)
 
 
+@pytest.mark.slow  # an enhance process on the whole clip
 def test_cli_prints_psnr_and_dedup(clip, stage1_ckpt, dups):
     out_path = clip["root"] / "cli_out.mkv"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

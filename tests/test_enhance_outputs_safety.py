@@ -219,6 +219,7 @@ def test_a_failed_run_removes_only_its_temporary(work, capsys, monkeypatch, png)
     assert _hidden(work["out"]) == []
 
 
+@pytest.mark.slow  # a fresh interpreter; the other refusals run main() in-process
 def test_command_line_refusal_is_one_line_without_traceback(work):
     target = work["out"] / "result.mkv"
     target.write_bytes(b"an older result")

@@ -86,6 +86,7 @@ def test_unset_or_wrong_root_is_one_line(tmp_path, monkeypatch, where):
     assert expected[where] in line
 
 
+@pytest.mark.slow  # a whole run.py process: about a minute on a loaded 2-core machine
 def test_run_exits_2_with_one_line_when_the_root_is_unset(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "VSR_MFQE2_ROOT"}
     env["OMP_NUM_THREADS"] = "1"

@@ -16,6 +16,8 @@ from vsr_lightning.jobs.pipeline import Pipeline
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml") if p.stem != "paper_scale")
+FAST_SMOKE = "baseline"
+"""The one experiment the fast tier runs end to end; the others train several arms (slow tier)."""
 
 register_configs()
 
@@ -58,7 +60,9 @@ def test_typos_and_wrong_types_fail_at_start():
     assert isinstance(wrong_type.value.__cause__, ValidationError)
 
 
-@pytest.mark.parametrize("name", EXPERIMENTS)
+@pytest.mark.parametrize(
+    "name", [name if name == FAST_SMOKE else pytest.param(name, marks=pytest.mark.slow) for name in EXPERIMENTS]
+)
 def test_every_experiment_runs_at_smoke_scale(name, tmp_path, embedded_root):
     cfg = _compose([f"+experiment={name}", *smoke_overrides(tmp_path, embedded_root)])
     results = run_experiment(cfg)
@@ -73,6 +77,7 @@ OFFICIAL = [{"root": "embedded", "split": "train", "include": ["carphone_*", "bi
              "weight": 1.0}]
 
 
+@pytest.mark.slow
 def test_three_step_convergence_chains_its_phases(tmp_path, embedded_root, monkeypatch):
     """Charbonnier, then MSE on all data, then MSE on the official data only: three jobs, each from the last."""
     cfg = _compose(["+experiment=ablation_mse_finetune", "arm=three_step", "experiment.baseline_arm=three_step",

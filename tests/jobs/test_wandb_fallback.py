@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 URL = "http://127.0.0.1:9"  # nothing listens on the discard port
 
@@ -42,6 +44,7 @@ def test_unreachable_server_logs_offline_with_one_warning(tmp_path):
     assert list((tmp_path / "wandb").glob("offline-run-*-fallback1/run-fallback1.wandb"))
 
 
+@pytest.mark.slow  # a whole run.py process with a training set-up
 def test_online_only_fails_at_once_naming_the_server(tmp_path, embedded_root):
     args = [sys.executable, "run.py", "+experiment=baseline", "steps_cap=2", "logger.mode=online",
             "logger.init_timeout=3", "logger.offline_fallback=false", f"paths.runs_dir={tmp_path / 'runs'}",

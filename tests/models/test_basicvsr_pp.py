@@ -174,6 +174,7 @@ def test_untrained_networks_are_the_identity():
         assert torch.allclose(swinir_small(img_size=16)(x[0]), x[0], atol=1e-6)
 
 
+@pytest.mark.slow  # bf16 convolutions fall back to a slow kernel on CPUs without bf16 instructions
 def test_bf16_autocast_trains_and_stays_close_to_float32():
     """Mixed precision (trainer=gpu uses bf16): the deformable convolution runs in float32 inside autocast,
     since torchvision has no bf16 CPU kernel for it."""

@@ -141,6 +141,7 @@ def test_cli_exit_code_on_mixed_conventions(
     assert code == 2 and "REFUSING TO COMPARE" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a fresh interpreter; test_offline_reader runs the same CLI in-process
 def test_cli_subprocess_on_offline_dir(wandb_root: Path, tmp_path: Path, contract: ModuleType) -> None:
     out = tmp_path / "experiments" / "transfer"
     env = dict(os.environ, WANDB_MODE="offline", PYTHONPATH=str(REPO))

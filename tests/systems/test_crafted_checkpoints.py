@@ -152,6 +152,7 @@ def test_enhance_refuses_with_one_line(tmp_path, weights, video, capsys, name):
     assert not marker.exists() and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
+@pytest.mark.slow  # one enhance process each; test_enhance_refuses_with_one_line runs every payload in-process
 @pytest.mark.parametrize(("name", "option"), [("pickle", "--stage1"), ("walk_os_system", "--stage1"),
                                             ("nested_target", "--stage1"), ("walk_torch_save", "--stage2"),
                                             ("pickle", "--stage2")])
