@@ -19,7 +19,8 @@ resume from a file the job folder does not know. What this module adds is *when*
 * Lightning's own SIGTERM handler (which raises ``SIGTERMException`` mid-validation or at an epoch's
   end, with no checkpoint) is replaced by this one once a fit has started.
 * SLURM signals every process of the job, so SIGTERM also ends the W&B service: the attempt stops
-  logging (its loggers are dropped), and the requeued attempt continues the same run id.
+  logging (its loggers are dropped), and the requeued attempt continues the same run id. On the
+  time limit the service is still there: the run is finished and the service closed before the requeue.
 
 A step longer than SLURM's ``KillWait`` (30 s by default) is killed before it ends; the job then
 resumes from the last periodic ``last.ckpt``, still exactly, only further back.
@@ -27,6 +28,7 @@ resumes from the last periodic ``last.ckpt``, still exactly, only further back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -96,6 +98,15 @@ def _act(signum: int) -> None:
     raise JobInterrupted(signum)
 
 
+def _end_wandb_service() -> None:
+    """Close W&B's service now: before submitit's requeue signals it away, and after SIGTERM (which ended it)
+    so that wandb's exit hook does not try again and print a "Connection lost" traceback."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None:
+        with contextlib.suppress(Exception):
+            wandb.teardown()
+
+
 def _time_limit(signum: int) -> None:
     """submitit's handler: on rank zero it requeues and exits (or raises once ``max_num_timeout`` is spent);
     on other ranks it returns."""
@@ -111,6 +122,7 @@ def deferred() -> Iterator[None]:
     try:
         yield
     except JobInterrupted as stop:  # a step's end stopped training; the job has finished its W&B run
+        _end_wandb_service()
         if stop.signum == _state.time_limit_signal:
             _time_limit(stop.signum)
         raise
