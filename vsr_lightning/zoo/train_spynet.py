@@ -241,16 +241,14 @@ def start_every_level_from(net: SpyNet, level: SpyNetBasicModule) -> SpyNet:
     return net
 
 
-def train_on_synthetic_warps(net: SpyNet, steps: int, batch: int, patch: int, lr: float, max_shift: float,
-                             amplitude: float, log_every: int = 100) -> SpyNet:
-    """Phase 2: regress self-drawn smooth flows between a real crop and its warped copy."""
-    pool = training_pool(patch + 2 * (int(max_shift + 3 * amplitude) + 3))
+def regress_flows(net: SpyNet, next_batch, steps: int, lr: float, label: str, log_every: int = 100) -> SpyNet:
+    """The whole pyramid regresses target flows, every level at its own scale (phases 2 and 3)."""
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     started, epe, epe_zero = time.perf_counter(), 0.0, 0.0
     for step in range(1, steps + 1):
         for group in opt.param_groups:
             group["lr"] = lr * _warmup_cosine(step, steps)
-        ref, supp, target = synthetic_batch(pool, batch, patch, max_shift, amplitude)
+        ref, supp, target = next_batch()
         flows = pyramid_flows(net, ref, supp)
         loss = flow_regression_loss(flows, target)
         opt.zero_grad(set_to_none=True)
@@ -260,10 +258,18 @@ def train_on_synthetic_warps(net: SpyNet, steps: int, batch: int, patch: int, lr
         epe += (flows[-1] - target).detach().norm(dim=1).mean().item()
         epe_zero += target.norm(dim=1).mean().item()
         if step % log_every == 0:
-            print(f"synthetic step {step}/{steps}: endpoint error {epe / log_every:.3f} px "
+            print(f"{label} step {step}/{steps}: endpoint error {epe / log_every:.3f} px "
                   f"(zero flow {epe_zero / log_every:.3f}) {time.perf_counter() - started:.0f}s", flush=True)
             epe = epe_zero = 0.0
     return net
+
+
+def train_on_synthetic_warps(net: SpyNet, steps: int, batch: int, patch: int, lr: float, max_shift: float,
+                             amplitude: float) -> SpyNet:
+    """Phase 2: regress self-drawn smooth flows between a real crop and its warped copy."""
+    pool = training_pool(patch + 2 * (int(max_shift + 3 * amplitude) + 3))
+    return regress_flows(net, lambda: synthetic_batch(pool, batch, patch, max_shift, amplitude), steps, lr,
+                         "synthetic")
 
 
 def teacher_pairs(pool: list[Clip], per_clip: int, gaps: tuple[int, ...], smooth: float, iters: int,
@@ -305,27 +311,9 @@ def teacher_batch(pairs: list[tuple[Tensor, Tensor, Tensor]], batch: int, patch:
 
 
 def distil(net: SpyNet, pairs: list[tuple[Tensor, Tensor, Tensor]], steps: int, batch: int, patch: int, lr: float,
-           log_every: int = 100) -> SpyNet:
+           ) -> SpyNet:
     """Phase 3: the whole pyramid regresses the teacher's flows of real neighbouring frames."""
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    started, epe, epe_zero = time.perf_counter(), 0.0, 0.0
-    for step in range(1, steps + 1):
-        for group in opt.param_groups:
-            group["lr"] = lr * _warmup_cosine(step, steps)
-        ref, supp, target = teacher_batch(pairs, batch, patch)
-        flows = pyramid_flows(net, ref, supp)
-        loss = flow_regression_loss(flows, target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        epe += (flows[-1] - target).detach().norm(dim=1).mean().item()
-        epe_zero += target.norm(dim=1).mean().item()
-        if step % log_every == 0:
-            print(f"distil step {step}/{steps}: endpoint error to the teacher {epe / log_every:.3f} px "
-                  f"(zero flow {epe_zero / log_every:.3f}) {time.perf_counter() - started:.0f}s", flush=True)
-            epe = epe_zero = 0.0
-    return net
+    return regress_flows(net, lambda: teacher_batch(pairs, batch, patch), steps, lr, "distil (to the teacher)")
 
 
 def train(net: SpyNet, steps: int, batch: int, patch: int, lr: float, smooth: float, max_shift: int,
