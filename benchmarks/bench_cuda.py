@@ -71,9 +71,17 @@ def parity(device: torch.device, quick: bool) -> list[tuple]:
             out32 = model(x.to(device)).float().cpu()
             with torch.autocast(device.type, dtype=torch.bfloat16):
                 out16 = model(x.to(device)).float().cpu()
-        rows.append((name, "x".join(map(str, shape)), f"{(out32 - ref).abs().max().item():.2e}",
-                     f"{psnr(out32, ref):.1f}", f"{(out16 - ref).abs().max().item():.2e}", f"{psnr(out16, ref):.1f}",
-                     f"{psnr(ref, x):.1f}"))
+        rows.append(
+            (
+                name,
+                "x".join(map(str, shape)),
+                f"{(out32 - ref).abs().max().item():.2e}",
+                f"{psnr(out32, ref):.1f}",
+                f"{(out16 - ref).abs().max().item():.2e}",
+                f"{psnr(out16, ref):.1f}",
+                f"{psnr(ref, x):.1f}",
+            )
+        )
     return rows
 
 
@@ -119,8 +127,9 @@ def train_steps(device: torch.device, quick: bool, reps: int) -> list[tuple]:
         for precision in ("fp32", "bf16"):
             torch.manual_seed(0)
             try:
-                sec, peak = time_train_step(build().to(device).train(), torch.rand(shape, device=device), precision,
-                                            reps)
+                sec, peak = time_train_step(
+                    build().to(device).train(), torch.rand(shape, device=device), precision, reps
+                )
                 rows.append((name, precision, "x".join(map(str, shape)), f"{sec:.3f}", f"{peak:.1f}"))
             except torch.OutOfMemoryError:
                 rows.append((name, precision, "x".join(map(str, shape)), "out of memory", "-"))
@@ -150,8 +159,16 @@ def memory_plan(device: torch.device, quick: bool) -> list[tuple]:
             peak = torch.cuda.max_memory_allocated() - base
             del y
             estimate = model.inference_bytes(frames, tile, tile)
-            rows.append((name, frames, f"{tile}x{tile}", f"{peak / 2**20:.0f}", f"{estimate / 2**20:.0f}",
-                         f"{estimate / peak:.2f}"))
+            rows.append(
+                (
+                    name,
+                    frames,
+                    f"{tile}x{tile}",
+                    f"{peak / 2**20:.0f}",
+                    f"{estimate / 2**20:.0f}",
+                    f"{estimate / peak:.2f}",
+                )
+            )
         del model
     return rows
 
@@ -179,18 +196,30 @@ def main(argv: list[str] | None = None) -> None:
     parts = args.parts.split(",")
     if "parity" in parts:
         print("\nparity against CPU float32 (same weights and input)")
-        print(table(("model", "input", "fp32 max|d|", "fp32 PSNR", "bf16 max|d|", "bf16 PSNR", "out-vs-in PSNR"),
-                    parity(device, args.quick)), flush=True)
+        print(
+            table(
+                ("model", "input", "fp32 max|d|", "fp32 PSNR", "bf16 max|d|", "bf16 PSNR", "out-vs-in PSNR"),
+                parity(device, args.quick),
+            ),
+            flush=True,
+        )
     if "train" in parts:
         if device.type == "cuda":  # training speed as a user gets it: cuDNN's TF32 convolutions allowed
             torch.backends.cudnn.allow_tf32 = True
         print("\ntraining step (forward + Charbonnier + backward + Adam)")
-        print(table(("model", "precision", "batch", "s/step", "peak GiB"), train_steps(device, args.quick, args.reps)),
-              flush=True)
+        print(
+            table(("model", "precision", "batch", "s/step", "peak GiB"), train_steps(device, args.quick, args.reps)),
+            flush=True,
+        )
     if "memory" in parts and device.type == "cuda":
         print("\ninference memory: CUDA peak allocated vs the plan's estimate")
-        print(table(("model", "frames", "tile", "peak MiB", "estimate MiB", "estimate/peak"),
-                    memory_plan(device, args.quick)), flush=True)
+        print(
+            table(
+                ("model", "frames", "tile", "peak MiB", "estimate MiB", "estimate/peak"),
+                memory_plan(device, args.quick),
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

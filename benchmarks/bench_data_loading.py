@@ -32,8 +32,15 @@ def build(workdir: Path, layout: str) -> Path:
 
 
 def clips_per_second(root: Path, source: str, window: int, patch: int, samples: int) -> float:
-    ds = PairedClipDataset(root, window=window, patch=patch, augment=AugmentConfig(), samples_per_epoch=samples,
-                           frame_source=source, seed=0)
+    ds = PairedClipDataset(
+        root,
+        window=window,
+        patch=patch,
+        augment=AugmentConfig(),
+        samples_per_epoch=samples,
+        frame_source=source,
+        seed=0,
+    )
     ds[0]  # warm-up
     start = time.perf_counter()
     for i in range(samples):

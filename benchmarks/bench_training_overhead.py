@@ -72,9 +72,17 @@ def lightning_loop(batch: dict, steps: int) -> float:
     single = {k: v[0] for k, v in batch.items()}
     loader = DataLoader(FixedBatches(single, (steps + 1) * batch["lq"].shape[0]), batch_size=batch["lq"].shape[0])
     timer = StepTimer()
-    trainer = L.Trainer(max_steps=steps + 1, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
-                        limit_val_batches=0, num_sanity_val_steps=0)
+    trainer = L.Trainer(
+        max_steps=steps + 1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(system, train_dataloaders=loader)
     return sum(timer.times[1:]) / steps
 
@@ -86,8 +94,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(0)
-    batch = {"lq": torch.rand(2, 7, 3, 64, 64, generator=g), "gt": torch.rand(2, 7, 3, 64, 64, generator=g),
-             "pqf": torch.tensor([[k % 4 == 0 for k in range(7)]] * 2)}
+    batch = {
+        "lq": torch.rand(2, 7, 3, 64, 64, generator=g),
+        "gt": torch.rand(2, 7, 3, 64, 64, generator=g),
+        "pqf": torch.tensor([[k % 4 == 0 for k in range(7)]] * 2),
+    }
     plain = plain_loop(batch, args.steps)
     lightning = lightning_loop(batch, args.steps)
     print(f"plain PyTorch loop : {plain:.3f} s/step")

@@ -59,8 +59,9 @@ def write_lossless(frames: np.ndarray, path: Path, fps: float = 25.0) -> Path:
 
 def compress(gt: np.ndarray, path: Path, fps: float = 25.0) -> np.ndarray:
     """HEVC LDP QP 37 as the training data (with its QP sidecar beside it); returns the decoded frames."""
-    frames = (av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(format="yuv420p")
-              for f in gt)
+    frames = (
+        av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(format="yuv420p") for f in gt
+    )
     compress_hevc(frames, len(gt), gt.shape[2], gt.shape[1], fps, path, HevcConfig(qp=37))
     return VideoReader(path).read(0, len(gt))
 
@@ -78,11 +79,16 @@ def score_clip(name: str, gt: np.ndarray, stage1: str | Path, stage2: str | Path
 
 def table(rows: list[dict]) -> str:
     methods = [m for m in ("nlmeans", "stage1", "stage1+2") if m in rows[0]]
-    lines = ["| clip | frames | input PSNR | " + " | ".join(f"{m} gain" for m in methods) + " |",
-             "|---|---|---|" + "---|" * len(methods)]
+    lines = [
+        "| clip | frames | input PSNR | " + " | ".join(f"{m} gain" for m in methods) + " |",
+        "|---|---|---|" + "---|" * len(methods),
+    ]
     for r in rows:
-        lines.append(f"| {r['clip']} | {r['frames']} | {r['input']:.3f} | "
-                     + " | ".join(f"{r[m] - r['input']:+.3f}" for m in methods) + " |")
+        lines.append(
+            f"| {r['clip']} | {r['frames']} | {r['input']:.3f} | "
+            + " | ".join(f"{r[m] - r['input']:+.3f}" for m in methods)
+            + " |"
+        )
     mean = {m: float(np.mean([r[m] - r["input"] for r in rows])) for m in methods}
     lines.append("| mean | | | " + " | ".join(f"{mean[m]:+.3f}" for m in methods) + " |")
     return "\n".join(lines)
@@ -95,8 +101,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=50)
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
     args = parser.parse_args(argv)
-    stage1, stage2 = zoo_defaults(Path(args.stage1) if args.stage1 else None,
-                                  Path(args.stage2) if args.stage2 else None)
+    stage1, stage2 = zoo_defaults(
+        Path(args.stage1) if args.stage1 else None, Path(args.stage2) if args.stage2 else None
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips("heldout"):

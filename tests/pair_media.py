@@ -76,8 +76,10 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     w = np.outer(g, g) / np.outer(g, g).sum()
     x, y = a.astype(np.float64), b.astype(np.float64)
     win = np.lib.stride_tricks.sliding_window_view
+
     def mean(z):
         return np.einsum("ijkl,kl->ij", win(z, (11, 11)), w)
+
     mx, my = mean(x), mean(y)
     vx, vy, cxy = mean(x * x) - mx**2, mean(y * y) - my**2, mean(x * y) - mx * my
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2

@@ -32,20 +32,35 @@ def _compose(overrides: list[str]):
         return compose(config_name="train", overrides=overrides, return_hydra_config=False)
 
 
-@pytest.mark.parametrize(("override", "line"), [
-    ("+stage1.max_step=3", f"'stage1.max_step': {SCHEMA}; did you mean 'stage1.max_steps'?"),
-    ("+stage1.optim.lrr=0.1", f"'stage1.optim.lrr': {SCHEMA}; did you mean 'stage1.optim.lr'?"),
-    ("+stage2.evaluation.ttta=true", f"'stage2.evaluation.ttta': {SCHEMA}; did you mean 'stage2.evaluation.tta'?"),
-    ("+zzz=1", f"'zzz': {SCHEMA}"),
-    ("+stage1.model.mid_channel=8", "'stage1.model.mid_channel': not a parameter of BasicVSRPlusPlus, so nothing "
-                                    "would read it; did you mean 'stage1.model.mid_channels'?"),
-    ("+stage2.model.embed_dimm=8", "'stage2.model.embed_dimm': not a parameter of SwinIR, so nothing would read "
-                                   "it; did you mean 'stage2.model.embed_dim'?"),
-    ("+data.patch_size=32", "'data.patch_size': not a parameter of VideoDataModule, so nothing would read it; "
-                            "did you mean 'data.batch_size'?"),
-    ("+trainer.max_step=3", "'trainer.max_step': not a parameter of Trainer, so nothing would read it; did you mean "
-                            "'trainer.max_steps'?"),
-])
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        ("+stage1.max_step=3", f"'stage1.max_step': {SCHEMA}; did you mean 'stage1.max_steps'?"),
+        ("+stage1.optim.lrr=0.1", f"'stage1.optim.lrr': {SCHEMA}; did you mean 'stage1.optim.lr'?"),
+        ("+stage2.evaluation.ttta=true", f"'stage2.evaluation.ttta': {SCHEMA}; did you mean 'stage2.evaluation.tta'?"),
+        ("+zzz=1", f"'zzz': {SCHEMA}"),
+        (
+            "+stage1.model.mid_channel=8",
+            "'stage1.model.mid_channel': not a parameter of BasicVSRPlusPlus, so nothing "
+            "would read it; did you mean 'stage1.model.mid_channels'?",
+        ),
+        (
+            "+stage2.model.embed_dimm=8",
+            "'stage2.model.embed_dimm': not a parameter of SwinIR, so nothing would read "
+            "it; did you mean 'stage2.model.embed_dim'?",
+        ),
+        (
+            "+data.patch_size=32",
+            "'data.patch_size': not a parameter of VideoDataModule, so nothing would read it; "
+            "did you mean 'data.batch_size'?",
+        ),
+        (
+            "+trainer.max_step=3",
+            "'trainer.max_step': not a parameter of Trainer, so nothing would read it; did you mean "
+            "'trainer.max_steps'?",
+        ),
+    ],
+)
 def test_added_unknown_keys_are_refused_naming_the_key(override, line):
     cfg = _compose([override])  # Hydra itself accepts them
     with pytest.raises(UnknownConfigKey) as info:
@@ -57,22 +72,30 @@ def test_arm_overrides_are_checked_before_any_arm_runs():
     cfg = _compose(["+experiment=ablation_pqf", "+experiment.arms.pqf.stage1.max_step=3"])
     with pytest.raises(UnknownConfigKey) as info:
         check_known_keys(cfg)
-    assert str(info.value) == (f"unknown config key 'experiment.arms.pqf.stage1.max_step': {SCHEMA}; did you mean "
-                               "'experiment.arms.pqf.stage1.max_steps'?")
+    assert str(info.value) == (
+        f"unknown config key 'experiment.arms.pqf.stage1.max_step': {SCHEMA}; did you mean "
+        "'experiment.arms.pqf.stage1.max_steps'?"
+    )
     cfg = _compose(["+experiment=ablation_pqf", "+experiment.arms.pqf.stage1.model.propagaton=pqf"])
-    with pytest.raises(UnknownConfigKey, match=r"^unknown config key 'experiment\.arms\.pqf\.stage1\.model\."
-                                               r"propagaton': not a parameter of BasicVSRPlusPlus"):
+    with pytest.raises(
+        UnknownConfigKey,
+        match=r"^unknown config key 'experiment\.arms\.pqf\.stage1\.model\."
+        r"propagaton': not a parameter of BasicVSRPlusPlus",
+    ):
         check_known_keys(cfg)
 
 
 def test_typos_inside_an_arms_phase_list_are_refused():
-    cfg = _compose(["+experiment=ablation_mse_finetune",
-                    "experiment.arms.three_step.stage1.phases=[{loss: mse, stpes: 3}]"])
+    cfg = _compose(
+        ["+experiment=ablation_mse_finetune", "experiment.arms.three_step.stage1.phases=[{loss: mse, stpes: 3}]"]
+    )
     with pytest.raises(UnknownConfigKey) as info:
         check_known_keys(cfg)
-    assert str(info.value) == ("unknown config key 'experiment.arms.three_step.stage1.phases[0].stpes': not in the "
-                               "schema (vsr_lightning/config_schema.py), so nothing would read it; did you mean "
-                               "'experiment.arms.three_step.stage1.phases[0].steps'?")
+    assert str(info.value) == (
+        "unknown config key 'experiment.arms.three_step.stage1.phases[0].stpes': not in the "
+        "schema (vsr_lightning/config_schema.py), so nothing would read it; did you mean "
+        "'experiment.arms.three_step.stage1.phases[0].steps'?"
+    )
 
 
 def test_keys_without_plus_still_fail_at_composition():
@@ -92,35 +115,61 @@ def test_every_experiment_and_its_arms_pass(name):
 
 
 def test_known_keys_added_to_free_form_sections_pass():
-    check_known_keys(_compose(["+trainer.max_time=00:00:05:00", "stage1.model.pqf_period=3", "data.patch=32",
-                               "+stage1.model._convert_=all"]))
+    check_known_keys(
+        _compose(
+            [
+                "+trainer.max_time=00:00:05:00",
+                "stage1.model.pqf_period=3",
+                "data.patch=32",
+                "+stage1.model._convert_=all",
+            ]
+        )
+    )
 
 
 @pytest.mark.slow  # a whole run.py process; the same refusal is checked in-process above
 def test_run_py_exits_2_with_one_line(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "run.py"), "+stage1.max_step=3", f"paths.output_root={tmp_path}", "logger=none"],
-        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
     )
     assert (proc.returncode, proc.stderr, proc.stdout) == (
-        2, f"error: unknown config key 'stage1.max_step': {SCHEMA}; did you mean 'stage1.max_steps'?\n", "")
+        2,
+        f"error: unknown config key 'stage1.max_step': {SCHEMA}; did you mean 'stage1.max_steps'?\n",
+        "",
+    )
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize(("overrides", "line"), [
-    (["stage1.max_steps=-5"], "config key 'stage1.max_steps' must be at least 1, got -5"),
-    (["stage2.val_every=0"], "config key 'stage2.val_every' must be at least 1, got 0"),
-    (["data.patch=0"], "config key 'data.patch' must be at least 1, got 0"),
-    (["+experiment=ablation_pqf", "+experiment.arms.pqf.stage1.max_steps=0"],
-     "config key 'experiment.arms.pqf.stage1.max_steps' must be at least 1, got 0"),
-    (["stage1.phases=[{loss: mse}]"],
-     "config key 'stage1.phases[0].steps' is missing: every phase needs its number of steps"),
-    (["stage1.phases=[{loss: mse, steps: 5}, {loss: mse, steps: 0}]"],
-     "config key 'stage1.phases[1].steps' must be a whole number of at least 1, got 0"),
-    (["+experiment=ablation_mse_finetune", "experiment.arms.three_step.stage1.phases=[{loss: mse}]"],
-     "config key 'experiment.arms.three_step.stage1.phases[0].steps' is missing: every phase needs its number of "
-     "steps"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (["stage1.max_steps=-5"], "config key 'stage1.max_steps' must be at least 1, got -5"),
+        (["stage2.val_every=0"], "config key 'stage2.val_every' must be at least 1, got 0"),
+        (["data.patch=0"], "config key 'data.patch' must be at least 1, got 0"),
+        (
+            ["+experiment=ablation_pqf", "+experiment.arms.pqf.stage1.max_steps=0"],
+            "config key 'experiment.arms.pqf.stage1.max_steps' must be at least 1, got 0",
+        ),
+        (
+            ["stage1.phases=[{loss: mse}]"],
+            "config key 'stage1.phases[0].steps' is missing: every phase needs its number of steps",
+        ),
+        (
+            ["stage1.phases=[{loss: mse, steps: 5}, {loss: mse, steps: 0}]"],
+            "config key 'stage1.phases[1].steps' must be a whole number of at least 1, got 0",
+        ),
+        (
+            ["+experiment=ablation_mse_finetune", "experiment.arms.three_step.stage1.phases=[{loss: mse}]"],
+            "config key 'experiment.arms.three_step.stage1.phases[0].steps' is missing: "
+            "every phase needs its number of steps",
+        ),
+    ],
+)
 def test_impossible_counts_are_refused_naming_the_key(overrides, line):
     with pytest.raises(BadConfigValue) as info:
         check_values(_compose(overrides))
@@ -131,7 +180,14 @@ def test_impossible_counts_are_refused_naming_the_key(overrides, line):
 def test_run_py_refuses_a_negative_step_count_in_one_line(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "run.py"), "stage1.max_steps=-5", f"paths.output_root={tmp_path}", "logger=none"],
-        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
     )
     assert (proc.returncode, proc.stderr, proc.stdout) == (
-        2, "error: config key 'stage1.max_steps' must be at least 1, got -5\n", "")
+        2,
+        "error: config key 'stage1.max_steps' must be at least 1, got -5\n",
+        "",
+    )

@@ -50,8 +50,9 @@ def clip(tmp_path_factory, carphone_path) -> dict[str, Path]:
 
 def _stage1_net(seed: int = 0) -> BasicVSRPlusPlus:
     torch.manual_seed(seed)
-    net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=2, propagation="pqf",
-                           deform_groups=8)
+    net = BasicVSRPlusPlus(
+        mid_channels=8, num_blocks=1, num_reconstruction_blocks=2, propagation="pqf", deform_groups=8
+    )
     with torch.no_grad():  # a random, non-trivial residual so every frame really changes
         for name, p in net.named_parameters():  # small random flows (SPyNet's activations are unit-scale)
             p.add_(torch.randn_like(p) * (0.0003 if name.startswith("spynet.") else 0.01))
@@ -63,10 +64,24 @@ def stage1_ckpt(clip) -> Path:
     """A tiny randomly initialised stage one in our Lightning checkpoint format."""
     net = _stage1_net()
     path = clip["root"] / "stage1.ckpt"
-    config = {"_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus", "mid_channels": 8, "num_blocks": 1,
-              "num_reconstruction_blocks": 2, "propagation": "pqf", "pqf_period": 4, "deform_groups": 8}
-    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "vsr_model": config,
-                "vsr_job_type": "stage1", "vsr_lineage": []}, path)
+    config = {
+        "_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus",
+        "mid_channels": 8,
+        "num_blocks": 1,
+        "num_reconstruction_blocks": 2,
+        "propagation": "pqf",
+        "pqf_period": 4,
+        "deform_groups": 8,
+    }
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            "vsr_model": config,
+            "vsr_job_type": "stage1",
+            "vsr_lineage": [],
+        },
+        path,
+    )
     return path
 
 
@@ -172,9 +187,22 @@ def test_official_stage1_and_stage2_compose(clip, lq_frames, short_lq):
     s2 = SwinIR(img_size=16, embed_dim=12, depths=(2,), num_heads=(2,), window_size=4, mlp_ratio=1.0).eval()
     torch.nn.init.normal_(s2.conv_last.weight, std=0.02)  # zero-initialised residual: make it visible
     s2_path = clip["root"] / "stage2.ckpt"
-    torch.save({"state_dict": {f"net.{k}": v for k, v in s2.state_dict().items()}, "vsr_job_type": "stage2",
-                "vsr_model": {"_target_": "vsr_lightning.models.swinir.SwinIR", "img_size": 16, "embed_dim": 12,
-                              "depths": [2], "num_heads": [2], "window_size": 4, "mlp_ratio": 1.0}}, s2_path)
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in s2.state_dict().items()},
+            "vsr_job_type": "stage2",
+            "vsr_model": {
+                "_target_": "vsr_lightning.models.swinir.SwinIR",
+                "img_size": 16,
+                "embed_dim": 12,
+                "depths": [2],
+                "num_heads": [2],
+                "window_size": 4,
+                "mlp_ratio": 1.0,
+            },
+        },
+        s2_path,
+    )
     n = 10
     out_dir = clip["root"] / "out_two_stage"
     result = enhance_file(short_lq, out_dir, s1_path, s2_path, chunk=16, png=True)
@@ -200,10 +228,12 @@ def test_auto_tiles_keep_the_plan_within_budget(clip, stage1_ckpt, lq_frames, mo
     budget = (whole.fixed_bytes + net.inference_bytes(8, 96, 96)) / 2**30 / enhance_module.ALLOCATOR_HEADROOM
     plan = plan_memory(net, None, w, h, chunk=8, overlap=2, budget_gib=budget)
     assert plan.stage1_tile == 96 and "96x96 tiles" in plan.describe()
-    tiled = enhance_file(clip["lq"], clip["root"] / "out_tiled", stage1_ckpt, chunk=8, overlap=2, png=True,
-                         max_memory_gib=budget)
-    untiled = enhance_file(clip["lq"], clip["root"] / "out_untiled", stage1_ckpt, chunk=8, overlap=2, png=True,
-                           tile=None)
+    tiled = enhance_file(
+        clip["lq"], clip["root"] / "out_tiled", stage1_ckpt, chunk=8, overlap=2, png=True, max_memory_gib=budget
+    )
+    untiled = enhance_file(
+        clip["lq"], clip["root"] / "out_untiled", stage1_ckpt, chunk=8, overlap=2, png=True, tile=None
+    )
     a, b = _read_pngs(tiled.output, 24).astype(int), _read_pngs(untiled.output, 24).astype(int)
     change = np.abs(b - lq_frames.astype(int)).mean()  # this random network changes its input a lot
     assert 0 < np.abs(a - b).mean() < 0.1 * change  # tiles cut the receptive field: a small difference
@@ -219,8 +249,10 @@ def test_1080p_plan_tiles_both_stages_within_four_gib(monkeypatch):
     plan = plan_memory(net1, net2, 1920, 1080, chunk=32, overlap=4, budget_gib=4.0)
     assert plan.stage1_tile is not None and plan.stage2_tile is not None and plan.stage2_tile % 8 == 0
     assert net1.inference_bytes(32, 1080, 1920) > 4 * 2**30 and net2.inference_bytes(1, 1080, 1920) > 4 * 2**30
-    for bytes_used in (net1.inference_bytes(32, plan.stage1_tile, plan.stage1_tile),
-                       net2.inference_bytes(1, plan.stage2_tile, plan.stage2_tile)):
+    for bytes_used in (
+        net1.inference_bytes(32, plan.stage1_tile, plan.stage1_tile),
+        net2.inference_bytes(1, plan.stage2_tile, plan.stage2_tile),
+    ):
         assert plan.fixed_bytes + bytes_used <= 4 * 2**30
 
 
@@ -257,8 +289,9 @@ def test_streaming_memory_stays_bounded_and_identity_is_exact(length):
     def identity(x, pqf=None):  # sees what the engine holds while a chunk runs
         seen["max_acc"] = max(seen["max_acc"], len(engine.acc))
         # a carried overlap frame must own its memory, not keep the last chunk's whole output alive
-        seen["carried_storage"] = max([seen["carried_storage"]] + [v.untyped_storage().nbytes()
-                                                                   for v in engine.acc.values()])
+        seen["carried_storage"] = max(
+            [seen["carried_storage"]] + [v.untyped_storage().nbytes() for v in engine.acc.values()]
+        )
         return x
 
     def take_final() -> None:
@@ -285,10 +318,12 @@ def test_raw_yuv_input_with_size(clip, stage1_ckpt, lq_frames):
     raw = clip["root"] / "clip.yuv"
     with open(raw, "wb") as handle:
         for frame in lq_frames[:n]:
-            handle.write(av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")
-                         .to_ndarray().tobytes())
-    result = enhance_file(raw, clip["root"] / "from_yuv.mkv", stage1_ckpt, size=(w, h), fps=24.0, crf=18,
-                          lossless=False)
+            handle.write(
+                av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p").to_ndarray().tobytes()
+            )
+    result = enhance_file(
+        raw, clip["root"] / "from_yuv.mkv", stage1_ckpt, size=(w, h), fps=24.0, crf=18, lossless=False
+    )
     info = VideoReader(result.output).info
     assert (info.num_frames, info.width, info.height) == (n, w, h) and info.fps == pytest.approx(24.0)
 
@@ -310,9 +345,24 @@ def test_cli_prints_psnr_and_dedup(clip, stage1_ckpt, dups):
     out_path = clip["root"] / "cli_out.mkv"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "vsr_lightning.enhance", str(clip["lq"]), "-o", str(out_path),
-         "--stage1", str(stage1_ckpt), "--reference", str(clip["gt"]), "--chunk", "32"],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "vsr_lightning.enhance",
+            str(clip["lq"]),
+            "-o",
+            str(out_path),
+            "--stage1",
+            str(stage1_ckpt),
+            "--reference",
+            str(clip["gt"]),
+            "--chunk",
+            "32",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     assert "PSNR (RGB, crop 0, mean over 24 frames): input" in proc.stdout and "gain" in proc.stdout

@@ -23,8 +23,14 @@ from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
-CONFIG = {"mid_channels": 8, "num_blocks": 1, "num_reconstruction_blocks": 2, "propagation": "pqf", "pqf_period": 4,
-          "deform_groups": 8}
+CONFIG = {
+    "mid_channels": 8,
+    "num_blocks": 1,
+    "num_reconstruction_blocks": 2,
+    "propagation": "pqf",
+    "pqf_period": 4,
+    "deform_groups": 8,
+}
 
 
 def _video(path: Path, width: int = 16, height: int = 16, frames: int = 3) -> Path:
@@ -41,8 +47,14 @@ def work(tmp_path) -> dict[str, Path]:
     net = BasicVSRPlusPlus(**CONFIG)
     ckpt = tmp_path / "in" / "stage1.ckpt"
     ckpt.parent.mkdir()
-    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "vsr_job_type": "stage1",
-                "vsr_model": {"_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus", **CONFIG}}, ckpt)
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            "vsr_job_type": "stage1",
+            "vsr_model": {"_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus", **CONFIG},
+        },
+        ckpt,
+    )
     (tmp_path / "out").mkdir()
     return {"root": tmp_path, "input": _video(tmp_path / "in" / "clip.mkv"), "ckpt": ckpt, "out": tmp_path / "out"}
 
@@ -50,6 +62,7 @@ def work(tmp_path) -> dict[str, Path]:
 @pytest.fixture
 def no_model(monkeypatch):
     """Refusals come before any network is loaded, let alone run."""
+
     def fail(*_args, **_kwargs):
         raise AssertionError("a network was loaded before the refusal")
 
@@ -95,25 +108,42 @@ def test_png_overwrite_keeps_a_folder_with_files_enhance_did_not_write(work, cap
     folder.mkdir()
     write_png(np.zeros((4, 4, 3), np.uint8), folder / frame_name(0))
     (folder / "notes.txt").write_text("mine")
-    _refused(work, capsys, folder, f"{folder}: holds 'notes.txt', which is not a frame enhance writes; --overwrite "
-                                   "only replaces a folder of frames, empty it or choose another output",
-             "--png", "--overwrite")
+    _refused(
+        work,
+        capsys,
+        folder,
+        f"{folder}: holds 'notes.txt', which is not a frame enhance writes; --overwrite "
+        "only replaces a folder of frames, empty it or choose another output",
+        "--png",
+        "--overwrite",
+    )
 
 
 @pytest.mark.usefixtures("no_model")
 def test_png_overwrite_of_the_inputs_own_folder_is_refused(work, capsys):
     folder = work["input"].parent
     _refused(work, capsys, folder, f"{folder}: folder is not empty; pass --overwrite to replace it", "--png")
-    _refused(work, capsys, folder, f"{folder}: holds the input {work['input']}; --overwrite would replace the "
-                                   "folder, choose another output", "--png", "--overwrite")
+    _refused(
+        work,
+        capsys,
+        folder,
+        f"{folder}: holds the input {work['input']}; --overwrite would replace the folder, choose another output",
+        "--png",
+        "--overwrite",
+    )
 
 
 @pytest.mark.usefixtures("no_model")
 @pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
 def test_output_equal_to_an_input_is_refused(work, capsys, overwrite):
     for source in (work["input"], work["ckpt"]):
-        _refused(work, capsys, source, f"{source}: output would overwrite the input {source}; choose another "
-                                       "output", *overwrite)
+        _refused(
+            work,
+            capsys,
+            source,
+            f"{source}: output would overwrite the input {source}; choose another output",
+            *overwrite,
+        )
 
 
 @pytest.mark.usefixtures("no_model")
@@ -130,8 +160,14 @@ def test_output_kind_mismatches_are_refused(work, capsys):
     (folder / "keep.txt").write_text("mine")
     file.write_bytes(b"a file named like a folder")
     _refused(work, capsys, folder, f"{folder}: is a folder; without --png the output is a video file", "--overwrite")
-    _refused(work, capsys, file, f"{file}: exists and is not a folder; --png writes a folder of frames", "--png",
-             "--overwrite")
+    _refused(
+        work,
+        capsys,
+        file,
+        f"{file}: exists and is not a folder; --png writes a folder of frames",
+        "--png",
+        "--overwrite",
+    )
     bare = work["out"] / "result"
     _refused(work, capsys, bare, f"{bare}: has no file extension to choose the video container from (e.g. .mkv)")
 
@@ -139,9 +175,16 @@ def test_output_kind_mismatches_are_refused(work, capsys):
 @pytest.mark.usefixtures("no_model")
 def test_crf_on_an_odd_frame_size_is_refused_before_the_model(work, capsys):
     odd = _video(work["root"] / "in" / "odd.mkv", width=15, height=16)
-    _refused(work, capsys, work["out"] / "odd.mkv",
-             f"{odd}: frame size 15x16 is odd, but --crf writes x264 4:2:0 video, which needs an even width and "
-             "height (leave out --crf for lossless RGB video, or use --png)", "--crf", "18", source=odd)
+    _refused(
+        work,
+        capsys,
+        work["out"] / "odd.mkv",
+        f"{odd}: frame size 15x16 is odd, but --crf writes x264 4:2:0 video, which needs an even width and "
+        "height (leave out --crf for lossless RGB video, or use --png)",
+        "--crf",
+        "18",
+        source=odd,
+    )
 
 
 @pytest.mark.usefixtures("no_model")
@@ -149,8 +192,9 @@ def test_bad_devices_are_one_line(work, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     out = work["out"] / "result.mkv"
     _refused(work, capsys, out, "--device cuda: CUDA is not available on this machine", "--device", "cuda")
-    _refused(work, capsys, out, "--device gpu: not a device name torch knows (e.g. cpu, cuda, cuda:1)",
-             "--device", "gpu")
+    _refused(
+        work, capsys, out, "--device gpu: not a device name torch knows (e.g. cpu, cuda, cuda:1)", "--device", "gpu"
+    )
 
 
 @pytest.mark.usefixtures("no_model")
@@ -224,12 +268,27 @@ def test_command_line_refusal_is_one_line_without_traceback(work):
     target = work["out"] / "result.mkv"
     target.write_bytes(b"an older result")
     proc = subprocess.run(
-        [sys.executable, "-m", "vsr_lightning.enhance", str(work["input"]), "-o", str(target), "--stage1",
-         str(work["ckpt"]), "--no-progress"],
-        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "vsr_lightning.enhance",
+            str(work["input"]),
+            "-o",
+            str(target),
+            "--stage1",
+            str(work["ckpt"]),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
     )
-    assert (proc.returncode, proc.stderr, proc.stdout) == (2, f"error: {target}: already exists; pass --overwrite "
-                                                              "to replace it\n", "")
+    assert (proc.returncode, proc.stderr, proc.stdout) == (
+        2,
+        f"error: {target}: already exists; pass --overwrite to replace it\n",
+        "",
+    )
     assert target.read_bytes() == b"an older result"
 
 
@@ -261,8 +320,19 @@ def test_a_full_disk_stops_at_the_first_failed_write(work, capsys, monkeypatch, 
     if overwrite:
         target.write_bytes(b"an older result")
     before = _snapshot(work["root"])
-    argv = [str(source), "-o", str(target), "--stage1", str(work["ckpt"]), "--no-progress", "--chunk", "4",
-            "--overlap", "0", "--no-dedup"] + (["--overwrite"] if overwrite else [])
+    argv = [
+        str(source),
+        "-o",
+        str(target),
+        "--stage1",
+        str(work["ckpt"]),
+        "--no-progress",
+        "--chunk",
+        "4",
+        "--overlap",
+        "0",
+        "--no-dedup",
+    ] + (["--overwrite"] if overwrite else [])
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {target}: write failed writing frame ")
@@ -275,11 +345,35 @@ def test_a_full_disk_stops_at_the_first_failed_write(work, capsys, monkeypatch, 
 def test_bf16_on_a_cpu_without_bf16_instructions_warns_once(work, capsys, monkeypatch):
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
     _run(work, capsys, work["out"] / "plain.mkv")
-    assert main([str(work["input"]), "-o", str(work["out"] / "bf16.mkv"), "--stage1", str(work["ckpt"]),
-                 "--no-progress", "--bf16"]) == 0
+    assert (
+        main(
+            [
+                str(work["input"]),
+                "-o",
+                str(work["out"] / "bf16.mkv"),
+                "--stage1",
+                str(work["ckpt"]),
+                "--no-progress",
+                "--bf16",
+            ]
+        )
+        == 0
+    )
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: --bf16")]
     assert len(warnings) == 1 and "slow fallback convolution" in warnings[0]
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
-    assert main([str(work["input"]), "-o", str(work["out"] / "bf16b.mkv"), "--stage1", str(work["ckpt"]),
-                 "--no-progress", "--bf16"]) == 0
+    assert (
+        main(
+            [
+                str(work["input"]),
+                "-o",
+                str(work["out"] / "bf16b.mkv"),
+                "--stage1",
+                str(work["ckpt"]),
+                "--no-progress",
+                "--bf16",
+            ]
+        )
+        == 0
+    )
     assert "warning: --bf16" not in capsys.readouterr().err

@@ -25,8 +25,17 @@ def pair(tmp_path):
 
 def test_writes_markdown_csv_latex_and_refuses_to_overwrite(pair, capsys):
     out = pair / "scores"
-    args = [str(pair / "out"), "--gt", str(pair / "gt"), "--lq", str(pair / "lq"), "--protocol", "mfqe",
-            "--out", str(out)]
+    args = [
+        str(pair / "out"),
+        "--gt",
+        str(pair / "gt"),
+        "--lq",
+        str(pair / "lq"),
+        "--protocol",
+        "mfqe",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "Blocks_64x48_25" in printed and "+1.083" in printed
@@ -79,20 +88,53 @@ def test_readme_official_checkpoint_flow(tmp_path, capsys):
         write_yuv(planes, tmp_path / "raw" / f"{name}.yuv")
         write_hevc(planes, tmp_path / "QP37" / f"{name}.bin")
     data = tmp_path / "mfqe2_test"
-    assert prepare(["--pairs", str(tmp_path / "raw"), str(tmp_path / "QP37"), str(data), "--split", "test",
-                    "--layout", "video", "--quiet"]) == 0
+    assert (
+        prepare(
+            [
+                "--pairs",
+                str(tmp_path / "raw"),
+                str(tmp_path / "QP37"),
+                str(data),
+                "--split",
+                "test",
+                "--layout",
+                "video",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     torch.manual_seed(0)
-    net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=8,
-                           propagation="second_order")
+    net = BasicVSRPlusPlus(
+        mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=8, propagation="second_order"
+    )
     weights = tmp_path / "basicvsr_plusplus_c128n25_ntire_decompress_track1.pth"
     torch.save(to_mmagic_state_dict(net), weights)
     lqs = sorted((data / "test" / "lq_qp37").glob("*.mkv"))
     assert [p.stem for p in lqs] == ["Alpha_64x48_25", "Beta_64x48_25"]
     for lq in lqs:
-        assert enhance.main([str(lq), "-o", str(tmp_path / "outputs" / lq.stem), "--png", "--stage1", str(weights),
-                             "--no-progress"]) == 0
+        assert (
+            enhance.main(
+                [str(lq), "-o", str(tmp_path / "outputs" / lq.stem), "--png", "--stage1", str(weights), "--no-progress"]
+            )
+            == 0
+        )
     capsys.readouterr()
-    assert main([str(tmp_path / "outputs"), "--dataset", str(data), "--split", "test", "--protocol", "mfqe",
-                 "--out", str(tmp_path / "scores")]) == 0
+    assert (
+        main(
+            [
+                str(tmp_path / "outputs"),
+                "--dataset",
+                str(data),
+                "--split",
+                "test",
+                "--protocol",
+                "mfqe",
+                "--out",
+                str(tmp_path / "scores"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "| — | Alpha_64x48_25 | 5 |" in printed and "average (2 sequences)" in printed

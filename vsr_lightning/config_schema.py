@@ -243,7 +243,10 @@ def _section(cfg: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
 
 
 TARGET_SECTIONS: dict[tuple[str, ...], str | None] = {
-    ("stage1", "model"): None, ("stage2", "model"): None, ("data",): None, ("trainer",): "lightning.pytorch.Trainer",
+    ("stage1", "model"): None,
+    ("stage2", "model"): None,
+    ("data",): None,
+    ("trainer",): "lightning.pytorch.Trainer",
 }
 """Free-form sections built from a ``_target_`` (or, for ``trainer``, passed to Lightning's Trainer): their
 keys are checked against that constructor."""
@@ -262,8 +265,7 @@ def _constructor_params(target: Any) -> list[str] | None:
     return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
-def unknown_target_keys(cfg: Mapping[str, Any], root: Mapping[str, Any], prefix: str = ""
-                        ) -> Iterator[tuple[str, str]]:
+def unknown_target_keys(cfg: Mapping[str, Any], root: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
     """Keys of the networks and the data module that their constructors do not take.
 
     The class is the section's ``_target_`` (for an arm's partial override: the root's); Hydra's own
@@ -277,8 +279,9 @@ def unknown_target_keys(cfg: Mapping[str, Any], root: Mapping[str, Any], prefix:
             continue
         for key in section:
             if not (key in params or (str(key).startswith("_") and str(key).endswith("_"))):
-                yield _problem(str(key), params, f"{prefix}{'.'.join(path)}.",
-                               f"a parameter of {str(target).rsplit('.', 1)[-1]}")
+                yield _problem(
+                    str(key), params, f"{prefix}{'.'.join(path)}.", f"a parameter of {str(target).rsplit('.', 1)[-1]}"
+                )
 
 
 def check_known_keys(cfg: Mapping[str, Any]) -> None:
@@ -334,8 +337,10 @@ def check_values(cfg: Mapping[str, Any]) -> None:
     found = [*bad_values(cfg), *bad_phases(cfg), *bad_data_roots(cfg)]
     for arm, overrides in _section(cfg, "experiment", "arms").items():
         if isinstance(overrides, Mapping):
-            found += [*bad_values(overrides, f"experiment.arms.{arm}."),
-                      *bad_phases(overrides, f"experiment.arms.{arm}.")]
+            found += [
+                *bad_values(overrides, f"experiment.arms.{arm}."),
+                *bad_phases(overrides, f"experiment.arms.{arm}."),
+            ]
     if found:
         key, problem = found[0]
         raise BadConfigValue(f"config key {key!r} {problem}")

@@ -208,8 +208,17 @@ class StreamingEnhancer:
         frames = frames.permute(0, 3, 1, 2)  # a view: each tile is made contiguous when converted to float
         flags = torch.tensor([self.flags[p] for p in range(start, start + size)])
         t0 = time.perf_counter()
-        y = enhance_video_chunked(self._stage1_on_uint8, frames, chunk=size, overlap=0, tile=self.tile,
-                                  tile_overlap=self.tile_overlap, device=self.device, pqf=flags, multiple=4)
+        y = enhance_video_chunked(
+            self._stage1_on_uint8,
+            frames,
+            chunk=size,
+            overlap=0,
+            tile=self.tile,
+            tile_overlap=self.tile_overlap,
+            device=self.device,
+            pqf=flags,
+            multiple=4,
+        )
         self.model_seconds += time.perf_counter() - t0
         # Same weights and the same accumulate-then-divide order as enhance_video_chunked, so results match it.
         y.mul_(wt.view(-1, 1, 1, 1))  # in place: the same values as y * wt without a second chunk in memory
@@ -240,9 +249,15 @@ class StreamingEnhancer:
             return out
         x = _to_tensor([out])  # stage two sees 8-bit stage-one frames, as in its training data
         t0 = time.perf_counter()
-        y = enhance_video_chunked(framewise(self.stage2, batch=1), x, chunk=1, tile=self.stage2_tile,
-                                  tile_overlap=self.tile_overlap, device=self.device,
-                                  multiple=self.stage2_multiple)
+        y = enhance_video_chunked(
+            framewise(self.stage2, batch=1),
+            x,
+            chunk=1,
+            tile=self.stage2_tile,
+            tile_overlap=self.tile_overlap,
+            device=self.device,
+            multiple=self.stage2_multiple,
+        )
         self.model_seconds += time.perf_counter() - t0
         return _to_uint8(y[0])
 
@@ -251,8 +266,16 @@ class _FrameSink:
     """Writes final frames to a PNG folder or a video file staged under a unique temporary name (see
     :class:`~vsr_lightning.staged_output.StagedOutput`), moved onto the output only when complete."""
 
-    def __init__(self, output: Path, fps: float, png: bool, lossless: bool, crf: int, overwrite: bool = False,
-                 inputs: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        output: Path,
+        fps: float,
+        png: bool,
+        lossless: bool,
+        crf: int,
+        overwrite: bool = False,
+        inputs: Sequence[Path] = (),
+    ) -> None:
         self.staged = StagedOutput(output, png, overwrite, inputs)
         self.tmp = self.staged.tmp
         try:
@@ -310,8 +333,9 @@ class _Reference:
         self.reader = VideoReader(path, size=size, fps=fps)
         info, want = self.reader.info, like.info
         if (info.width, info.height) != (want.width, want.height):
-            raise DataError(path, f"reference is {info.width}x{info.height} but {want.path} is "
-                                  f"{want.width}x{want.height}")
+            raise DataError(
+                path, f"reference is {info.width}x{info.height} but {want.path} is {want.width}x{want.height}"
+            )
         if info.num_frames != want.num_frames:
             raise DataError(path, f"reference has {info.num_frames} frames but {want.path} has {want.num_frames}")
         self.frames = iter(self.reader)
@@ -369,14 +393,24 @@ class MemoryPlan:
         def tile(t: int | None) -> str:
             return "whole frames" if t is None else f"{t}x{t} tiles"
 
-        text = (f"memory plan: {self.budget_bytes / 2**30:.1f} GiB planned, {self.fixed_bytes / 2**30:.2f} GiB "
-                f"fixed; stage one on {tile(self.stage1_tile)}")
+        text = (
+            f"memory plan: {self.budget_bytes / 2**30:.1f} GiB planned, {self.fixed_bytes / 2**30:.2f} GiB "
+            f"fixed; stage one on {tile(self.stage1_tile)}"
+        )
         return text + (f", stage two on {tile(self.stage2_tile)}" if self.has_stage2 else "")
 
 
 def plan_memory(
-    net1: nn.Module, net2: nn.Module | None, width: int, height: int, chunk: int, overlap: int, budget_gib: float,
-    tta: bool = False, stage2_multiple: int = 8, device: torch.device | str = "cpu",
+    net1: nn.Module,
+    net2: nn.Module | None,
+    width: int,
+    height: int,
+    chunk: int,
+    overlap: int,
+    budget_gib: float,
+    tta: bool = False,
+    stage2_multiple: int = 8,
+    device: torch.device | str = "cpu",
 ) -> MemoryPlan:
     """Pick the largest tiles whose estimated peak (see the models' ``inference_bytes``) fits ``budget_gib``.
 
@@ -407,8 +441,9 @@ def plan_memory(
         tile1 = tile_for(net1, chunk, 4)
         tile2 = tile_for(net2, 1, stage2_multiple) if net2 is not None else None
     except ValueError as exc:
-        raise ValueError(f"{width}x{height} frames in chunks of {chunk} do not fit in {budget_gib:g} GiB: {exc}") \
-            from None
+        raise ValueError(
+            f"{width}x{height} frames in chunks of {chunk} do not fit in {budget_gib:g} GiB: {exc}"
+        ) from None
     return MemoryPlan(tile1, tile2, net2 is not None, budget, fixed)
 
 
@@ -468,10 +503,28 @@ def enhance_file(
     inputs = _input_files(input_path, reference, qp_sidecar, stage1, stage2)
     sink = _FrameSink(output, reader.info.fps, png, lossless, crf, overwrite, inputs)
     try:
-        return _enhance_into(sink, reader, flags, ref_in, ref_out, stage1, stage2, dev, started, chunk=chunk,
-                             overlap=overlap, tile=tile, tile_overlap=tile_overlap, max_memory_gib=max_memory_gib,
-                             tta=tta, temporal_tta=temporal_tta, dedup=dedup, dup_threshold=dup_threshold,
-                             bf16=bf16, progress=progress)
+        return _enhance_into(
+            sink,
+            reader,
+            flags,
+            ref_in,
+            ref_out,
+            stage1,
+            stage2,
+            dev,
+            started,
+            chunk=chunk,
+            overlap=overlap,
+            tile=tile,
+            tile_overlap=tile_overlap,
+            max_memory_gib=max_memory_gib,
+            tta=tta,
+            temporal_tta=temporal_tta,
+            dedup=dedup,
+            dup_threshold=dup_threshold,
+            bf16=bf16,
+            progress=progress,
+        )
     except BaseException:
         sink.abort()
         raise
@@ -487,8 +540,10 @@ def slow_bf16_warning(bf16: bool, device: torch.device) -> str | None:
             return None
     except (AttributeError, RuntimeError):
         return None
-    return ("warning: --bf16 on this CPU (no bf16 instructions) uses PyTorch's slow fallback convolution, many "
-            "times slower than float32; drop --bf16 here")
+    return (
+        "warning: --bf16 on this CPU (no bf16 instructions) uses PyTorch's slow fallback convolution, many "
+        "times slower than float32; drop --bf16 here"
+    )
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -508,12 +563,16 @@ def resolve_device(device: str | torch.device) -> torch.device:
 def check_even_size(path: Path, width: int, height: int) -> None:
     """x264 in YUV 4:2:0 (``--crf``) refuses odd sizes, and it would say so only after the model has run."""
     if width % 2 or height % 2:
-        raise DataError(path, f"frame size {width}x{height} is odd, but --crf writes x264 4:2:0 video, which needs "
-                              "an even width and height (leave out --crf for lossless RGB video, or use --png)")
+        raise DataError(
+            path,
+            f"frame size {width}x{height} is odd, but --crf writes x264 4:2:0 video, which needs "
+            "an even width and height (leave out --crf for lossless RGB video, or use --png)",
+        )
 
 
-def _input_files(input_path: Path, reference: str | Path | None, qp_sidecar: str | Path | None,
-                 *nets: nn.Module | str | Path | None) -> list[Path]:
+def _input_files(
+    input_path: Path, reference: str | Path | None, qp_sidecar: str | Path | None, *nets: nn.Module | str | Path | None
+) -> list[Path]:
     """Every file the run reads: none of them may be the output, or inside an output folder it replaces."""
     files = [input_path, Path(qp_sidecar) if qp_sidecar else sidecar_path(input_path)]
     files += [Path(p) for p in (reference, *nets) if isinstance(p, str | Path)]
@@ -521,10 +580,27 @@ def _input_files(input_path: Path, reference: str | Path | None, qp_sidecar: str
 
 
 def _enhance_into(
-    sink: _FrameSink, reader: VideoReader, flags: list[bool], ref_in: _Reference | None, ref_out: _Reference | None,
-    stage1: nn.Module | str | Path, stage2: nn.Module | str | Path | None, dev: torch.device, started: float, *,
-    chunk: int, overlap: int, tile: int | str | None, tile_overlap: int, max_memory_gib: float | None, tta: bool,
-    temporal_tta: bool, dedup: bool, dup_threshold: float, bf16: bool, progress: bool,
+    sink: _FrameSink,
+    reader: VideoReader,
+    flags: list[bool],
+    ref_in: _Reference | None,
+    ref_out: _Reference | None,
+    stage1: nn.Module | str | Path,
+    stage2: nn.Module | str | Path | None,
+    dev: torch.device,
+    started: float,
+    *,
+    chunk: int,
+    overlap: int,
+    tile: int | str | None,
+    tile_overlap: int,
+    max_memory_gib: float | None,
+    tta: bool,
+    temporal_tta: bool,
+    dedup: bool,
+    dup_threshold: float,
+    bf16: bool,
+    progress: bool,
 ) -> EnhanceResult:
     """The run itself, once every check has passed and the staged output exists."""
     input_path, n = reader.path, len(reader)
@@ -545,10 +621,23 @@ def _enhance_into(
     stage2_multiple = getattr(net2, "window_size", 8)
     if tile == "auto":
         if max_memory_gib is None:  # CUDA: what this process may use, the weights it already holds included
-            max_memory_gib = 4.0 if dev.type != "cuda" else \
-                (torch.cuda.mem_get_info(dev)[0] + torch.cuda.memory_reserved(dev)) / 2**30
-        plan = plan_memory(net1, net2, reader.info.width, reader.info.height, min(chunk, n), min(overlap, chunk - 1),
-                           max_memory_gib, tta=tta, stage2_multiple=stage2_multiple, device=dev)
+            max_memory_gib = (
+                4.0
+                if dev.type != "cuda"
+                else (torch.cuda.mem_get_info(dev)[0] + torch.cuda.memory_reserved(dev)) / 2**30
+            )
+        plan = plan_memory(
+            net1,
+            net2,
+            reader.info.width,
+            reader.info.height,
+            min(chunk, n),
+            min(overlap, chunk - 1),
+            max_memory_gib,
+            tta=tta,
+            stage2_multiple=stage2_multiple,
+            device=dev,
+        )
         tile1, tile2 = plan.stage1_tile, plan.stage2_tile
         tiles = plan.describe()
         if progress:
@@ -574,9 +663,18 @@ def _enhance_into(
                 ref_out.score(frame)
             bar.update(1)
 
-    engine = StreamingEnhancer(run_stage1, run_stage2 if net2 is not None else None, chunk=chunk, overlap=overlap,
-                               tile=tile1, tile_overlap=tile_overlap, stage2_multiple=stage2_multiple, device=dev,
-                               stage2_tile=tile2, on_final=drain)
+    engine = StreamingEnhancer(
+        run_stage1,
+        run_stage2 if net2 is not None else None,
+        chunk=chunk,
+        overlap=overlap,
+        tile=tile1,
+        tile_overlap=tile_overlap,
+        stage2_multiple=stage2_multiple,
+        device=dev,
+        stage2_tile=tile2,
+        on_final=drain,
+    )
     try:
         with torch.inference_mode():
             for t, frame in enumerate(reader):
@@ -594,9 +692,14 @@ def _enhance_into(
     finally:
         bar.close()
     return EnhanceResult(
-        output=sink.staged.target, frames=n, unique_frames=engine.received,
-        psnr_in=ref_in.mean() if ref_in else None, psnr_out=ref_out.mean() if ref_out else None,
-        seconds=time.perf_counter() - started, model_seconds=engine.model_seconds, tiles=tiles,
+        output=sink.staged.target,
+        frames=n,
+        unique_frames=engine.received,
+        psnr_in=ref_in.mean() if ref_in else None,
+        psnr_out=ref_out.mean() if ref_out else None,
+        seconds=time.perf_counter() - started,
+        model_seconds=engine.model_seconds,
+        tiles=tiles,
     )
 
 
@@ -608,11 +711,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", type=Path, help="any FFmpeg-readable video, or raw 8-bit YUV 4:2:0 (.yuv, with --size)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output video file, or folder with --png")
-    p.add_argument("--stage1", type=Path, default=None,
-                   help=f"stage-one checkpoint (ours, official BasicVSR++, or a zoo name such as zoo:<entry>; "
-                        f"default: {DEFAULT_STAGE1})")
-    p.add_argument("--stage2", type=Path,
-                   help=f"stage-two checkpoint (ours, official SwinIR, a zoo name, or 'zoo' for {DEFAULT_STAGE2})")
+    p.add_argument(
+        "--stage1",
+        type=Path,
+        default=None,
+        help=f"stage-one checkpoint (ours, official BasicVSR++, or a zoo name such as zoo:<entry>; "
+        f"default: {DEFAULT_STAGE1})",
+    )
+    p.add_argument(
+        "--stage2",
+        type=Path,
+        help=f"stage-two checkpoint (ours, official SwinIR, a zoo name, or 'zoo' for {DEFAULT_STAGE2})",
+    )
     p.add_argument("--tta", action="store_true", help="x8 flip/transpose test-time augmentation")
     p.add_argument("--tta-temporal", action="store_true", help="with --tta, also average over time reversal (x16)")
     p.add_argument("--reference", type=Path, help="ground truth: print input/output PSNR and the gain")
@@ -620,19 +730,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of raw YUV input (default 25)")
     p.add_argument("--chunk", type=int, default=32, help="unique frames per temporal chunk (default 32)")
     p.add_argument("--overlap", type=int, default=4, help="frames shared by neighbouring chunks (default 4)")
-    p.add_argument("--tile", type=parse_tile, default="auto",
-                   help="spatial tile size, 'auto' (default: as large as --max-memory allows) or 'none'")
-    p.add_argument("--max-memory", type=float, default=None,
-                   help="GiB the run may use when --tile is auto (default: 4 of host memory on the CPU, the free "
-                        "device memory on CUDA; estimates, not a hard limit)")
+    p.add_argument(
+        "--tile",
+        type=parse_tile,
+        default="auto",
+        help="spatial tile size, 'auto' (default: as large as --max-memory allows) or 'none'",
+    )
+    p.add_argument(
+        "--max-memory",
+        type=float,
+        default=None,
+        help="GiB the run may use when --tile is auto (default: 4 of host memory on the CPU, the free "
+        "device memory on CUDA; estimates, not a hard limit)",
+    )
     p.add_argument("--tile-overlap", type=int, default=16, help="pixels shared by neighbouring tiles")
     p.add_argument("--no-dedup", action="store_true", help="enhance duplicated frames too")
-    p.add_argument("--dup-threshold", type=float, default=0.3,
-                   help="mean absolute difference (0-255) under which a frame repeats its predecessor")
+    p.add_argument(
+        "--dup-threshold",
+        type=float,
+        default=0.3,
+        help="mean absolute difference (0-255) under which a frame repeats its predecessor",
+    )
     p.add_argument("--png", action="store_true", help="write a folder of PNG frames instead of a video")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing output file, or an output folder holding only frames, once the new "
-                        "output is complete (default: refuse)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output file, or an output folder holding only frames, once the new "
+        "output is complete (default: refuse)",
+    )
     quality = p.add_mutually_exclusive_group()
     quality.add_argument("--lossless", action="store_true", help="lossless RGB x264 video (the default)")
     quality.add_argument("--crf", type=int, help="lossy x264 (YUV 4:2:0) at this CRF instead of lossless")
@@ -680,13 +805,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (warning := slow_bf16_warning(args.bf16, resolve_device(args.device))) is not None:
             print(warning, file=sys.stderr)
         result = enhance_file(
-            args.input, args.output, args.stage1, args.stage2, reference=args.reference, size=args.size,
-            fps=args.fps, chunk=args.chunk, overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap,
+            args.input,
+            args.output,
+            args.stage1,
+            args.stage2,
+            reference=args.reference,
+            size=args.size,
+            fps=args.fps,
+            chunk=args.chunk,
+            overlap=args.overlap,
+            tile=args.tile,
+            tile_overlap=args.tile_overlap,
             max_memory_gib=args.max_memory,
-            tta=args.tta, temporal_tta=args.tta_temporal, dedup=not args.no_dedup, dup_threshold=args.dup_threshold,
-            png=args.png, lossless=args.crf is None, crf=args.crf if args.crf is not None else 12,
-            qp_sidecar=args.qp_sidecar, pqf_period=args.pqf_period, device=args.device, bf16=args.bf16,
-            progress=not args.no_progress, overwrite=args.overwrite,
+            tta=args.tta,
+            temporal_tta=args.tta_temporal,
+            dedup=not args.no_dedup,
+            dup_threshold=args.dup_threshold,
+            png=args.png,
+            lossless=args.crf is None,
+            crf=args.crf if args.crf is not None else 12,
+            qp_sidecar=args.qp_sidecar,
+            pqf_period=args.pqf_period,
+            device=args.device,
+            bf16=args.bf16,
+            progress=not args.no_progress,
+            overwrite=args.overwrite,
         )
     except ValueError as exc:  # DataError and checkpoint errors: they name the file and the problem
         print(f"error: {exc}", file=sys.stderr)
@@ -694,14 +837,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # disk full, read-only folder: the staged output is already removed
         print(f"error: {os_error_line(exc)}", file=sys.stderr)
         return 2
-    print(f"wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s "
-          f"(model {result.model_seconds:.1f} s)")
+    print(
+        f"wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s (model {result.model_seconds:.1f} s)"
+    )
     skipped = result.frames - result.unique_frames
-    print(f"dedup: enhanced {result.unique_frames}/{result.frames} unique frames, copied {skipped} duplicates "
-          f"({skipped / result.frames:.1%} of frames), about {result.dedup_saved_seconds:.1f} s of model time saved")
+    print(
+        f"dedup: enhanced {result.unique_frames}/{result.frames} unique frames, copied {skipped} duplicates "
+        f"({skipped / result.frames:.1%} of frames), about {result.dedup_saved_seconds:.1f} s of model time saved"
+    )
     if result.psnr_in is not None and result.psnr_out is not None and result.gain is not None:
-        print(f"PSNR (RGB, crop 0, mean over {result.frames} frames): input {_fmt_db(result.psnr_in)} dB, "
-              f"output {_fmt_db(result.psnr_out)} dB, gain {result.gain:+.3f} dB")
+        print(
+            f"PSNR (RGB, crop 0, mean over {result.frames} frames): input {_fmt_db(result.psnr_in)} dB, "
+            f"output {_fmt_db(result.psnr_out)} dB, gain {result.gain:+.3f} dB"
+        )
     return 0
 
 

@@ -36,8 +36,11 @@ RENDERERS = {"md": to_markdown, "csv": to_csv, "tex": to_latex}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vsr_lightning.evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m vsr_lightning.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("outputs", type=Path, help="the method's outputs: one video or a folder of them")
     parser.add_argument("--gt", type=Path, help="the originals (ground truth)")
     parser.add_argument("--lq", type=Path, help="the compressed inputs")
@@ -86,12 +89,20 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def evaluate(outputs: Path, gt_root: Path, lq_root: Path, protocol: str, size: tuple[int, int] | None = None,
-             fps: float | None = None) -> tuple[list[VideoResult], Table]:
+def evaluate(
+    outputs: Path,
+    gt_root: Path,
+    lq_root: Path,
+    protocol: str,
+    size: tuple[int, int] | None = None,
+    fps: float | None = None,
+) -> tuple[list[VideoResult], Table]:
     """Score every output against its GT and LQ (matched by name); videos without an output are noted."""
     chosen = PROTOCOLS[protocol]
-    found = {side: discover_sources(root, size, fps) for side, root in
-             (("GT", gt_root), ("LQ", lq_root), ("outputs", outputs))}
+    found = {
+        side: discover_sources(root, size, fps)
+        for side, root in (("GT", gt_root), ("LQ", lq_root), ("outputs", outputs))
+    }
     single = all(Path(p).is_file() for p in (gt_root, lq_root, outputs))
     pairing = match_by_name({side: d.sources for side, d in found.items()}, explicit=single)
     if pairing.unpaired["outputs"]:
@@ -101,8 +112,11 @@ def evaluate(outputs: Path, gt_root: Path, lq_root: Path, protocol: str, size: t
         raise DataError(outputs, f"no output matches a video of both {gt_root} and {lq_root}")
     results = [score_video(chosen, name, out, lq, gt) for name, (gt, lq, out) in pairing.matched.items()]
     notes = [f"Not scored (no output, or no partner): {line}." for line in pairing.report()]
-    notes += [f"{side}: read the PNG folders, not the video files of the same names ({', '.join(d.shadowed)})."
-              for side, d in found.items() if d.shadowed]
+    notes += [
+        f"{side}: read the PNG folders, not the video files of the same names ({', '.join(d.shadowed)})."
+        for side, d in found.items()
+        if d.shadowed
+    ]
     return results, protocol_table(chosen, results, notes)
 
 

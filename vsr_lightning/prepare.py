@@ -72,20 +72,32 @@ def plan_clips(files: list[Path], args: argparse.Namespace) -> list[ClipSpec]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vsr_lightning.prepare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m vsr_lightning.prepare",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("src", nargs="?", type=Path, help="a video file or a folder of videos")
     parser.add_argument("out", nargs="?", type=Path, help="dataset folder to create")
     parser.add_argument("--embedded", action="store_true", help="build the embedded default dataset and exit")
-    parser.add_argument("--pairs", nargs=3, type=Path, metavar=("GT", "LQ", "OUT"),
-                        help="import existing (original, compressed) pairs without re-encoding")
+    parser.add_argument(
+        "--pairs",
+        nargs=3,
+        type=Path,
+        metavar=("GT", "LQ", "OUT"),
+        help="import existing (original, compressed) pairs without re-encoding",
+    )
     parser.add_argument("--pqf-period", type=int, default=4, help="--pairs: PQF every n-th frame (default 4)")
     parser.add_argument("--hm-log", type=Path, help="--pairs: HM encoder log (or a folder of <video>.log)")
     parser.add_argument("--val-list", type=Path, help="--pairs: file of validation video names")
     parser.add_argument("--test-list", type=Path, help="--pairs: file of test video names")
-    parser.add_argument("--raw-codec", choices=["rawvideo", "ffv1"], default="rawvideo",
-                        help="--pairs --layout video: store raw YUV inputs as they are (rawvideo, default) or "
-                             "losslessly compressed (ffv1: smaller, ~50 ms per 1080p frame)")
+    parser.add_argument(
+        "--raw-codec",
+        choices=["rawvideo", "ffv1"],
+        default="rawvideo",
+        help="--pairs --layout video: store raw YUV inputs as they are (rawvideo, default) or "
+        "losslessly compressed (ffv1: smaller, ~50 ms per 1080p frame)",
+    )
     parser.add_argument("--size", help="frame size of raw .yuv files, WxH")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate of raw .yuv files (default 25)")
     parser.add_argument("--resize", help="rescale every video to WxH first")
@@ -95,8 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", default="train", help="split of the non-validation videos (default train)")
     parser.add_argument("--val-fraction", type=float, default=0.0, help="share of whole videos held out for val")
     parser.add_argument("--layout", choices=["png", "video"], default="png", help="store PNG frames or videos")
-    parser.add_argument("--duplicate-threshold", type=float, default=0.0,
-                        help="mean abs difference (0-255) under which a compressed frame counts as a duplicate")
+    parser.add_argument(
+        "--duplicate-threshold",
+        type=float,
+        default=0.0,
+        help="mean abs difference (0-255) under which a compressed frame counts as a duplicate",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -115,8 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.src is None or args.out is None:
             build_parser().error("give SRC and OUT (or --embedded)")
         clips = plan_clips(find_sources(args.src), args)
-        options = BuildOptions(hevc=HevcConfig(qp=args.qp, preset=args.preset), layout=args.layout,
-                               duplicate_threshold=args.duplicate_threshold, progress=not args.quiet)
+        options = BuildOptions(
+            hevc=HevcConfig(qp=args.qp, preset=args.preset),
+            layout=args.layout,
+            duplicate_threshold=args.duplicate_threshold,
+            progress=not args.quiet,
+        )
         manifest = build_dataset(args.out, clips, name=args.out.name, options=options, overwrite=args.overwrite)
     except (DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -133,17 +153,26 @@ def import_pairs_from_args(args: argparse.Namespace) -> Manifest:
     size = parse_size(args.size) if args.size else None
     pairs = plan_pairs(gt_root, lq_root, size, args.fps)
     names = [p.name for p in pairs]
-    options = PairOptions(qp=args.qp, pqf_period=args.pqf_period, layout=args.layout,
-                          duplicate_threshold=args.duplicate_threshold, hm_logs=hm_logs_for(args.hm_log, names),
-                          splits=assign_splits(names, args.val_list, args.test_list), default_split=args.split,
-                          raw_codec=args.raw_codec, progress=not args.quiet)
+    options = PairOptions(
+        qp=args.qp,
+        pqf_period=args.pqf_period,
+        layout=args.layout,
+        duplicate_threshold=args.duplicate_threshold,
+        hm_logs=hm_logs_for(args.hm_log, names),
+        splits=assign_splits(names, args.val_list, args.test_list),
+        default_split=args.split,
+        raw_codec=args.raw_codec,
+        progress=not args.quiet,
+    )
     return import_pairs(out, pairs, name=out.name, options=options, overwrite=args.overwrite)
 
 
 def _report(manifest: Manifest, out: Path) -> int:
     splits = {s: len(manifest.split(s)) for s in sorted({v.split for v in manifest.videos})}
-    print(f"dataset ready: {out} ({', '.join(f'{n} {s}' for s, n in splits.items())} videos, "
-          f"manifest hash {manifest.content_hash})")
+    print(
+        f"dataset ready: {out} ({', '.join(f'{n} {s}' for s, n in splits.items())} videos, "
+        f"manifest hash {manifest.content_hash})"
+    )
     return 0
 
 

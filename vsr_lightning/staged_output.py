@@ -61,11 +61,15 @@ def check_target(output: Path, png: bool, overwrite: bool, inputs: Sequence[Path
         if not overwrite:
             raise DataError(output, "folder is not empty; pass --overwrite to replace it")
         if held := next((source for source in inputs if _inside(source, output)), None):
-            raise DataError(output, f"holds the input {held}; --overwrite would replace the folder, choose "
-                                    "another output")
+            raise DataError(
+                output, f"holds the input {held}; --overwrite would replace the folder, choose another output"
+            )
         if (foreign := _foreign_entry(output)) is not None:
-            raise DataError(output, f"holds {foreign!r}, which is not a frame enhance writes; --overwrite only "
-                                    "replaces a folder of frames, empty it or choose another output")
+            raise DataError(
+                output,
+                f"holds {foreign!r}, which is not a frame enhance writes; --overwrite only "
+                "replaces a folder of frames, empty it or choose another output",
+            )
 
 
 def _umask() -> int:

@@ -23,8 +23,14 @@ def _result(tmp: Path) -> dict:
 
 def test_failing_arm_fails_its_own_job_and_is_reported(slurm, slurm_workdir, embedded_root):
     tmp = slurm_workdir
-    done = sweep(tmp, embedded_root, slurm.env, "+experiment=ablation_mse_finetune", "steps_cap=1",
-                 "+experiment.arms.charbonnier_then_mse.stage1.loss=not_a_loss")
+    done = sweep(
+        tmp,
+        embedded_root,
+        slurm.env,
+        "+experiment=ablation_mse_finetune",
+        "steps_cap=1",
+        "+experiment.arms.charbonnier_then_mse.stage1.loss=not_a_loss",
+    )
     assert done.returncode != 0
     (job,) = submitted_jobs(tmp)
     # arms charbonnier, charbonnier_then_mse (broken), three_step
@@ -38,9 +44,16 @@ def test_failing_arm_fails_its_own_job_and_is_reported(slurm, slurm_workdir, emb
 
 def test_two_srun_tasks_train_one_arm_with_ddp(slurm, slurm_workdir, embedded_root, tmp_path_factory):
     ddp, single = slurm_workdir / "ddp", slurm_workdir / "single"
-    done = sweep(ddp, embedded_root, slurm.env, "+experiment=baseline", "steps_cap=2", "trainer=ddp_cpu",
-                 "hydra.launcher.tasks_per_node=2",
-                 samples_per_epoch=8)  # DDP splits an epoch's samples between the ranks
+    done = sweep(
+        ddp,
+        embedded_root,
+        slurm.env,
+        "+experiment=baseline",
+        "steps_cap=2",
+        "trainer=ddp_cpu",
+        "hydra.launcher.tasks_per_node=2",
+        samples_per_epoch=8,
+    )  # DDP splits an epoch's samples between the ranks
     assert done.returncode == 0, done.stderr[-3000:] + job_log(ddp)[-3000:]
     log = job_log(ddp)
     assert "MEMBER: 1/2" in log and "MEMBER: 2/2" in log  # ranks from SLURM_PROCID/SLURM_NTASKS, no re-launch
@@ -49,8 +62,15 @@ def test_two_srun_tasks_train_one_arm_with_ddp(slurm, slurm_workdir, embedded_ro
     assert any(s.startswith(job) and s.endswith(".0|2|COMPLETED") for s in steps), steps  # one 2-task srun step
     assert len(list((ddp / "out" / "wandb").glob("offline-run-*"))) == 2  # training job + arm, rank zero only
     assert _result(ddp)["global_step"] == 2
-    done = sweep(single, embedded_root, slurm.env, "+experiment=baseline", "steps_cap=2", "stage1.batch_size=4",
-                 samples_per_epoch=8)
+    done = sweep(
+        single,
+        embedded_root,
+        slurm.env,
+        "+experiment=baseline",
+        "steps_cap=2",
+        "stage1.batch_size=4",
+        samples_per_epoch=8,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     # DDP hands each rank half of the sampler's indices (2 + 2 samples a step vs 4 in one process), in a
     # different order: the same number of samples per step, not the same samples, so the weights after two

@@ -112,6 +112,8 @@ def test_requeued_job_resumes_from_last_ckpt_and_keeps_its_wandb_run(slurm, slur
 
     ours, theirs = (json.loads(next(_job(t).glob("test-*.json")).read_text()) for t in (interrupted, reference))
     assert ours["per_video"] == theirs["per_video"]
-    a, b = (torch.load(_job(t) / "final.ckpt", map_location="cpu", weights_only=True)["state_dict"]
-            for t in (interrupted, reference))
+    a, b = (
+        torch.load(_job(t) / "final.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+        for t in (interrupted, reference)
+    )
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -25,8 +25,22 @@ def _entry(name: str, gt: np.ndarray, lq: np.ndarray) -> VideoEntry:
     for g, q in zip(gt, lq, strict=True):
         acc.update(g, q)
     n = len(gt)
-    return VideoEntry(name, "train", n, gt.shape[2], gt.shape[1], 25.0, [37] * n, ["P"] * n, [False] * n, [],
-                      "test", "0", [0, n], acc.result())
+    return VideoEntry(
+        name,
+        "train",
+        n,
+        gt.shape[2],
+        gt.shape[1],
+        25.0,
+        [37] * n,
+        ["P"] * n,
+        [False] * n,
+        [],
+        "test",
+        "0",
+        [0, n],
+        acc.result(),
+    )
 
 
 def _noisy(frames: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
@@ -73,7 +87,11 @@ def test_apply_cleaning_reports_each_drop(clips, tmp_path):
     kept, dropped = apply_cleaning([*normal, *special], rules)
     assert [v.name for v in kept] == [v.name for v in normal]
     assert {(d.video, d.rule) for d in dropped} == {
-        ("cut", "scene_cut"), ("static", "static"), ("flat", "flat"), ("outlier", "psnr_outlier")}
+        ("cut", "scene_cut"),
+        ("static", "static"),
+        ("flat", "flat"),
+        ("outlier", "psnr_outlier"),
+    }
     assert all(d.reason for d in dropped)
     write_cleaning_report(dropped, len(kept), tmp_path / "cleaning.json")
     report = json.loads((tmp_path / "cleaning.json").read_text())

@@ -38,13 +38,18 @@ def imported(tmp_path_factory) -> Path:
         write_hevc(planes, tmp / "lq" / f"{name}.bin")
     (tmp / "test.txt").write_text("Beta\n")
     out = tmp / "mfqe2"
-    assert prepare(["--pairs", str(tmp / "gt"), str(tmp / "lq"), str(out), "--test-list", str(tmp / "test.txt"),
-                    "--quiet"]) == 0
+    assert (
+        prepare(
+            ["--pairs", str(tmp / "gt"), str(tmp / "lq"), str(out), "--test-list", str(tmp / "test.txt"), "--quiet"]
+        )
+        == 0
+    )
     return out
 
 
-@pytest.mark.parametrize(("data", "env", "val_split"), [("ldv2", "VSR_LDV2_ROOT", "val"),
-                                                        ("mfqe2", "VSR_MFQE2_ROOT", "test")])
+@pytest.mark.parametrize(
+    ("data", "env", "val_split"), [("ldv2", "VSR_LDV2_ROOT", "val"), ("mfqe2", "VSR_MFQE2_ROOT", "test")]
+)
 def test_paper_scale_composes_with_the_root_from_the_environment(imported, monkeypatch, data, env, val_split):
     monkeypatch.setenv(env, str(imported))
     cfg = _compose(["+experiment=paper_scale", f"data={data}"])
@@ -90,10 +95,23 @@ def test_unset_or_wrong_root_is_one_line(tmp_path, monkeypatch, where):
 def test_run_exits_2_with_one_line_when_the_root_is_unset(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "VSR_MFQE2_ROOT"}
     env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "+experiment=paper_scale", "data=mfqe2",
-                           "logger=none", f"paths.output_root={tmp_path}", f"paths.runs_dir={tmp_path}/runs",
-                           f"paths.reports_dir={tmp_path}/reports"],
-                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run.py"),
+            "+experiment=paper_scale",
+            "data=mfqe2",
+            "logger=none",
+            f"paths.output_root={tmp_path}",
+            f"paths.runs_dir={tmp_path}/runs",
+            f"paths.reports_dir={tmp_path}/reports",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "VSR_MFQE2_ROOT" in lines[0] and lines[0].startswith("error: ")

@@ -59,11 +59,21 @@ def test_second_call_reuses_the_cache(embedded):
 @pytest.mark.slow
 def test_two_first_builds_at_once_both_succeed(tmp_path):
     """Two processes on an empty cache: one builds under the lock, the other waits and reuses the folder."""
-    code = ("import sys; from vsr_lightning.data.embedded import ensure_embedded_dataset; "
-            "print(ensure_embedded_dataset(sys.argv[1], progress=False))")
+    code = (
+        "import sys; from vsr_lightning.data.embedded import ensure_embedded_dataset; "
+        "print(ensure_embedded_dataset(sys.argv[1], progress=False))"
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=600) for p in procs]
     for proc, (_, err) in zip(procs, outs, strict=True):
         assert proc.returncode == 0, err

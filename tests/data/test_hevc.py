@@ -24,8 +24,15 @@ def compressed_bikes(tmp_path_factory, bikes_path):
     """40 frames of bikes (real camera footage), compressed at QP 37."""
     reader = VideoReader(bikes_path)
     out = tmp_path_factory.mktemp("hevc") / "bikes.mkv"
-    sidecar = compress_hevc(islice(reader.yuv_frames(), 40), 40, reader.info.width, reader.info.height,
-                            reader.info.fps, out, HevcConfig(qp=37, preset="ultrafast"))
+    sidecar = compress_hevc(
+        islice(reader.yuv_frames(), 40),
+        40,
+        reader.info.width,
+        reader.info.height,
+        reader.info.fps,
+        out,
+        HevcConfig(qp=37, preset="ultrafast"),
+    )
     gt = reader.read(0, 40)
     lq = VideoReader(out).read()
     return gt, lq, sidecar, out

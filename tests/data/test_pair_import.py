@@ -84,15 +84,35 @@ def exported(mini_dataset, tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize(("lq_kind", "layout", "raw_codec"), [
-    ("lq_bin", "png", "rawvideo"), ("lq_yuv", "png", "rawvideo"), ("lq_bin", "video", "rawvideo"),
-    ("lq_yuv", "video", "rawvideo"), ("lq_bin", "video", "ffv1"),
-])
+@pytest.mark.parametrize(
+    ("lq_kind", "layout", "raw_codec"),
+    [
+        ("lq_bin", "png", "rawvideo"),
+        ("lq_yuv", "png", "rawvideo"),
+        ("lq_bin", "video", "rawvideo"),
+        ("lq_yuv", "video", "rawvideo"),
+        ("lq_bin", "video", "ffv1"),
+    ],
+)
 def test_round_trip_equals_the_prepared_dataset(mini_dataset, exported, tmp_path, lq_kind, layout, raw_codec):
     out = tmp_path / "imported"
-    code = main(["--pairs", str(exported / "gt"), str(exported / lq_kind), str(out), "--val-list",
-                 str(exported / "val.txt"), "--duplicate-threshold", "0.3", "--layout", layout,
-                 "--raw-codec", raw_codec, *QUIET])
+    code = main(
+        [
+            "--pairs",
+            str(exported / "gt"),
+            str(exported / lq_kind),
+            str(out),
+            "--val-list",
+            str(exported / "val.txt"),
+            "--duplicate-threshold",
+            "0.3",
+            "--layout",
+            layout,
+            "--raw-codec",
+            raw_codec,
+            *QUIET,
+        ]
+    )
     assert code == 0
     prepared, imported = Manifest.load(mini_dataset), Manifest.load(out)
     by_name = {sequence_name(v.name): v for v in imported.videos}
@@ -105,8 +125,11 @@ def test_round_trip_equals_the_prepared_dataset(mini_dataset, exported, tmp_path
             assert np.array_equal(_frames(out, imported, new, kind), _frames(mini_dataset, prepared, old, kind))
         assert np.allclose(new.stats.psnr_lq, old.stats.psnr_lq, atol=1e-9)
         # the same frames give the same cleaning statistics, bit for bit
-        assert (new.stats.scene_change, new.stats.motion, new.stats.texture) == \
-            (old.stats.scene_change, old.stats.motion, old.stats.texture)
+        assert (new.stats.scene_change, new.stats.motion, new.stats.texture) == (
+            old.stats.scene_change,
+            old.stats.motion,
+            old.stats.texture,
+        )
         if lq_kind == "lq_bin":
             assert new.frame_type == old.frame_type
         if layout == "video":  # raw YUV stored as it is (or in FFV1 when asked); the bitstream copied
@@ -121,8 +144,10 @@ def _hm_log(qps: list[int]) -> str:
     lines = ["HM software: Encoder Version [16.20] (including RExt)[Linux][GCC 9.4.0][64 bit]", ""]
     for poc, qp in enumerate(qps):
         kind = "I" if poc == 0 else "P"
-        lines.append(f"POC {poc:4d} TId: 0 ( {kind}-SLICE, nQP {qp} QP {qp} )     1234 bits [Y 33.0 dB    "
-                     "U 40.0 dB    V 41.0 dB] [ET     0 ] [L0 ] [L1 ]")
+        lines.append(
+            f"POC {poc:4d} TId: 0 ( {kind}-SLICE, nQP {qp} QP {qp} )     1234 bits [Y 33.0 dB    "
+            "U 40.0 dB    V 41.0 dB] [ET     0 ] [L0 ] [L1 ]"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -143,8 +168,22 @@ def test_pqf_flags_from_an_hm_log_and_splits_from_lists(small_pair, tmp_path):
     log.write_text(_hm_log(qps))
     (tmp_path / "test.txt").write_text("Tiny\n")
     out = tmp_path / "data"
-    assert main(["--pairs", str(gt.parent), str(lq.parent), str(out), "--hm-log", str(log), "--test-list",
-                 str(tmp_path / "test.txt"), *QUIET]) == 0
+    assert (
+        main(
+            [
+                "--pairs",
+                str(gt.parent),
+                str(lq.parent),
+                str(out),
+                "--hm-log",
+                str(log),
+                "--test-list",
+                str(tmp_path / "test.txt"),
+                *QUIET,
+            ]
+        )
+        == 0
+    )
     (entry,) = Manifest.load(out).videos
     assert entry.qp == qps and entry.split == "test" and entry.frame_type == ["I"] + ["P"] * 8
     assert entry.pqf == [True, False, False, False, True, False, False, False, False]
@@ -152,8 +191,9 @@ def test_pqf_flags_from_an_hm_log_and_splits_from_lists(small_pair, tmp_path):
     logs = tmp_path / "logs"  # a folder of logs named by video (here by JCT-VC sequence name)
     logs.mkdir()
     (logs / "Tiny.log").write_text(_hm_log(qps))
-    assert main(["--pairs", str(gt.parent), str(lq.parent), str(tmp_path / "data2"), "--hm-log", str(logs),
-                 *QUIET]) == 0
+    assert (
+        main(["--pairs", str(gt.parent), str(lq.parent), str(tmp_path / "data2"), "--hm-log", str(logs), *QUIET]) == 0
+    )
     assert Manifest.load(tmp_path / "data2").videos[0].pqf == entry.pqf
 
 
@@ -185,8 +225,9 @@ def test_bad_pairs_are_one_line_errors_naming_both_files(small_pair, tmp_path, c
     _fails_naming(capsys, tmp_path, [gt.parent, other.parent, "--size", "32x16"], gt, other)  # ... and sizes
     (tmp_path / "small" / gt.name).unlink()
     write_yuv(np.zeros((9, 24, 32), np.uint8), tmp_path / "small" / "Tiny.yuv")
-    _fails_naming(capsys, tmp_path, [gt.parent, tmp_path / "small", "--size", "32x16"], gt,
-                  tmp_path / "small" / "Tiny.yuv")  # same sequence, other size
+    _fails_naming(
+        capsys, tmp_path, [gt.parent, tmp_path / "small", "--size", "32x16"], gt, tmp_path / "small" / "Tiny.yuv"
+    )  # same sequence, other size
     lonely = write_yuv(planes, tmp_path / "gt" / "Lonely_64x32_25.yuv")
     _fails_naming(capsys, tmp_path, [gt.parent, lq.parent], lonely, lq.parent)  # a missing partner
     lonely.unlink()
@@ -199,8 +240,13 @@ def test_bad_pairs_are_one_line_errors_naming_both_files(small_pair, tmp_path, c
 def test_unknown_name_in_a_list_and_bad_log_are_refused(small_pair, tmp_path, capsys):
     gt, lq = small_pair
     (tmp_path / "val.txt").write_text("NoSuchVideo\n")
-    _fails_naming(capsys, tmp_path, [gt.parent, lq.parent, "--val-list", tmp_path / "val.txt"],
-                  tmp_path / "val.txt", "NoSuchVideo")
+    _fails_naming(
+        capsys,
+        tmp_path,
+        [gt.parent, lq.parent, "--val-list", tmp_path / "val.txt"],
+        tmp_path / "val.txt",
+        "NoSuchVideo",
+    )
     log = tmp_path / "enc.log"
     log.write_text(_hm_log([37, 40, 39]))
     _fails_naming(capsys, tmp_path, [gt.parent, lq.parent, "--hm-log", log], log, "3 pictures")

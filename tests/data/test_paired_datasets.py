@@ -52,8 +52,14 @@ def test_training_windows_are_aligned_and_shaped(mini_dataset):
 def test_duplicate_removal_trains_on_unique_frames(mini_dataset):
     manifest = Manifest.load(mini_dataset)
     entry = next(v for v in manifest.videos if v.name == "carphone_dup")
-    ds = PairedClipDataset(mini_dataset, [entry], window=len(unique_indices(entry.num_frames, entry.duplicates)),
-                           patch=0, augment=None, drop_duplicates=True)
+    ds = PairedClipDataset(
+        mini_dataset,
+        [entry],
+        window=len(unique_indices(entry.num_frames, entry.duplicates)),
+        patch=0,
+        augment=None,
+        drop_duplicates=True,
+    )
     item = ds[0]
     consecutive = [torch.equal(item["lq"][t], item["lq"][t - 1]) for t in range(1, item["lq"].shape[0])]
     assert not any(consecutive)
@@ -71,10 +77,16 @@ def test_validation_yields_whole_named_videos(mini_dataset):
 
 def test_datamodule_weights_sources_and_batches(mini_dataset):
     dm = VideoDataModule(
-        train_sources=[DataSource(str(mini_dataset), include=["carphone_a"], weight=1.0),
-                       DataSource(str(mini_dataset), include=["carphone_b"], weight=0.0)],
+        train_sources=[
+            DataSource(str(mini_dataset), include=["carphone_a"], weight=1.0),
+            DataSource(str(mini_dataset), include=["carphone_b"], weight=0.0),
+        ],
         val_source=DataSource(str(mini_dataset), split="val"),
-        window=3, patch=16, batch_size=4, samples_per_epoch=16, seed=0,
+        window=3,
+        patch=16,
+        batch_size=4,
+        samples_per_epoch=16,
+        seed=0,
     )
     dm.prepare_data()
     dm.setup("fit")

@@ -30,8 +30,21 @@ def raw_folder(tmp_path, carphone_path):
 
 def test_prepare_builds_manifest_and_frames(tmp_path, raw_folder):
     out = tmp_path / "extra"
-    code = main([str(raw_folder), str(out), "--size", "176x144", "--clip-frames", "10", "--val-fraction", "0.5",
-                 "--preset", "ultrafast", "--quiet"])
+    code = main(
+        [
+            str(raw_folder),
+            str(out),
+            "--size",
+            "176x144",
+            "--clip-frames",
+            "10",
+            "--val-fraction",
+            "0.5",
+            "--preset",
+            "ultrafast",
+            "--quiet",
+        ]
+    )
     assert code == 0
     manifest = Manifest.load(out)
     train, val = manifest.split("train"), manifest.split("val")
@@ -79,6 +92,7 @@ def test_missing_and_mismatched_frames_are_named(mini_dataset, tmp_path):
         FrameStore(root, manifest, entry, "lq").check()
     gt = FrameStore(root, manifest, entry, "gt")
     from vsr_lightning.data.video_io import write_png
+
     write_png(np.zeros((100, 100, 3), np.uint8), root / "val" / "gt" / entry.name / "003.png")
     with pytest.raises(DataError, match="003.png: frame is 100x100, manifest says 176x144"):
         gt.load([3])
@@ -100,8 +114,11 @@ def test_sigterm_during_prepare_leaves_nothing_behind(tmp_path, carphone_path):
     shutil.copy(carphone_path, src / "carphone.mp4")
     out = tmp_path / "out" / "data"
     out.parent.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "vsr_lightning.prepare", str(src), str(out), "--clip-frames", "8",
-                             "--quiet"], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vsr_lightning.prepare", str(src), str(out), "--clip-frames", "8", "--quiet"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not any(p.name.startswith(".data.partial-") for p in out.parent.iterdir()):
         assert proc.poll() is None and time.monotonic() < deadline, "prepare ended before writing anything"
@@ -130,8 +147,7 @@ def test_truncated_source_is_refused_by_prepare_and_flagged_by_enhance(tmp_path,
     cut = _cut_short(tmp_path, carphone_path)
     reader = VideoReader(cut)
     assert reader.info.announced_frames == 40 and reader.info.num_frames < 30
-    assert main([str(cut.parent), str(tmp_path / "out"), "--clip-frames", "5", "--preset", "ultrafast",
-                 "--quiet"]) == 2
+    assert main([str(cut.parent), str(tmp_path / "out"), "--clip-frames", "5", "--preset", "ultrafast", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"error: {cut}: truncated: the container announces 40 frames but holds {reader.info.num_frames}"
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.partial-*"))
@@ -143,8 +159,10 @@ def test_truncated_source_is_refused_by_prepare_and_flagged_by_enhance(tmp_path,
     net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=2, hr_channels=8)
     result = enhance_file(cut, tmp_path / "o", net.eval(), png=True)
     assert result.frames == reader.info.num_frames
-    assert capsys.readouterr().err.startswith(f"warning: {cut}: truncated: the container announces 40 frames but "
-                                              f"holds {reader.info.num_frames}; enhancing the")
+    assert capsys.readouterr().err.startswith(
+        f"warning: {cut}: truncated: the container announces 40 frames but "
+        f"holds {reader.info.num_frames}; enhancing the"
+    )
 
 
 def _disk_fills_after(calls: int, write):
@@ -162,15 +180,20 @@ def _disk_fills_after(calls: int, write):
     return writing
 
 
-def test_disk_full_during_prepare_and_enhance_is_one_line_and_leaves_nothing(tmp_path, raw_folder, capsys,
-                                                                             monkeypatch, carphone_path):
+def test_disk_full_during_prepare_and_enhance_is_one_line_and_leaves_nothing(
+    tmp_path, raw_folder, capsys, monkeypatch, carphone_path
+):
     import vsr_lightning.data.dataset_builder as builder
     import vsr_lightning.enhance as enhance_module
 
     monkeypatch.setattr(builder, "write_png", _disk_fills_after(5, builder.write_png))
     out = tmp_path / "extra"
-    assert main([str(raw_folder), str(out), "--size", "176x144", "--clip-frames", "10", "--preset", "ultrafast",
-                 "--quiet"]) == 2
+    assert (
+        main(
+            [str(raw_folder), str(out), "--size", "176x144", "--clip-frames", "10", "--preset", "ultrafast", "--quiet"]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith(f"error: {tmp_path}") and err.endswith(": No space left on device\n") and err.count("\n") == 1
     assert not out.exists() and not list(tmp_path.glob(".extra.partial-*"))
@@ -179,16 +202,30 @@ def test_disk_full_during_prepare_and_enhance_is_one_line_and_leaves_nothing(tmp
 
     ckpt = tmp_path / "s1.ckpt"
     net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=2, hr_channels=8)
-    config = {"_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus", "mid_channels": 8, "num_blocks": 1,
-              "num_reconstruction_blocks": 1, "deform_groups": 2, "hr_channels": 8}
+    config = {
+        "_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus",
+        "mid_channels": 8,
+        "num_blocks": 1,
+        "num_reconstruction_blocks": 1,
+        "deform_groups": 2,
+        "hr_channels": 8,
+    }
     import torch
 
-    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "vsr_model": config,
-                "vsr_job_type": "stage1"}, ckpt)
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            "vsr_model": config,
+            "vsr_job_type": "stage1",
+        },
+        ckpt,
+    )
     monkeypatch.setattr(enhance_module, "write_png", _disk_fills_after(3, enhance_module.write_png))
     frames = tmp_path / "frames"
-    assert enhance_module.main([str(carphone_path), "-o", str(frames), "--png", "--stage1", str(ckpt),
-                                "--no-progress"]) == 2
+    assert (
+        enhance_module.main([str(carphone_path), "-o", str(frames), "--png", "--stage1", str(ckpt), "--no-progress"])
+        == 2
+    )
     err = capsys.readouterr().err  # the frame that failed, and the output the user asked for, not the temporary
     assert err == f"error: {frames}: write failed writing frame 2: No space left on device (nothing changed there)\n"
     assert not frames.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

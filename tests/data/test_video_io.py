@@ -50,7 +50,7 @@ def test_png_round_trip(tmp_path, carphone_path):
 
 def test_truncated_container_names_the_file(tmp_path, carphone_path):
     bad = tmp_path / "truncated.mp4"
-    bad.write_bytes(carphone_path.read_bytes()[: 3000])
+    bad.write_bytes(carphone_path.read_bytes()[:3000])
     with pytest.raises(DataError, match="truncated.mp4"):
         VideoReader(bad).read()
 

@@ -15,10 +15,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_two_process_cpu_ddp_run_completes(tmp_path, embedded_root):
-    args = [sys.executable, "run.py", "+experiment=baseline", "trainer=ddp_cpu", "steps_cap=2",
-            f"paths.runs_dir={tmp_path / 'runs'}", f"paths.output_root={tmp_path / 'out'}",
-            f"paths.reports_dir={tmp_path / 'rep'}", f"data.embedded_root={embedded_root}", "data.val_max_frames=3",
-            "data.val_source.include=[carphone_val0]", "data.cleaning_report=null"]
+    args = [
+        sys.executable,
+        "run.py",
+        "+experiment=baseline",
+        "trainer=ddp_cpu",
+        "steps_cap=2",
+        f"paths.runs_dir={tmp_path / 'runs'}",
+        f"paths.output_root={tmp_path / 'out'}",
+        f"paths.reports_dir={tmp_path / 'rep'}",
+        f"data.embedded_root={embedded_root}",
+        "data.val_max_frames=3",
+        "data.val_source.include=[carphone_val0]",
+        "data.cleaning_report=null",
+    ]
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]

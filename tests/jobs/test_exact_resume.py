@@ -26,15 +26,32 @@ class Killed(BaseException):
 
 def _cfg(tmp: Path, embedded_root: Path, extra: list[str] = ()):
     overrides = [
-        "logger=none", f"paths.runs_dir={tmp / 'runs'}", f"paths.output_root={tmp / 'out'}",
-        f"paths.reports_dir={tmp / 'rep'}", f"data.embedded_root={embedded_root}", "data.val_max_frames=3",
-        "data.val_source.include=[carphone_val0]", "data.cleaning_report=null", "trainer.enable_progress_bar=false",
+        "logger=none",
+        f"paths.runs_dir={tmp / 'runs'}",
+        f"paths.output_root={tmp / 'out'}",
+        f"paths.reports_dir={tmp / 'rep'}",
+        f"data.embedded_root={embedded_root}",
+        "data.val_max_frames=3",
+        "data.val_source.include=[carphone_val0]",
+        "data.cleaning_report=null",
+        "trainer.enable_progress_bar=false",
         # 8 samples of batch 2: 4 batches an epoch, so 6 steps cross an epoch and step 2 is mid-epoch
-        "data.samples_per_epoch=8", "data.window=3", "data.patch=32",
-        "stage1.max_steps=6", "stage1.val_every=2", "stage1.batch_size=2",
-        "stage2.max_steps=6", "stage2.val_every=2", "stage2.batch_size=2", "stage2.patch=16",
-        "stage2.outputs_max_frames=3", "stage2.init=pretrain", "pretrain.max_steps=3", "pretrain.batch_size=2",
-        "pretrain.patch=16", *extra,
+        "data.samples_per_epoch=8",
+        "data.window=3",
+        "data.patch=32",
+        "stage1.max_steps=6",
+        "stage1.val_every=2",
+        "stage1.batch_size=2",
+        "stage2.max_steps=6",
+        "stage2.val_every=2",
+        "stage2.batch_size=2",
+        "stage2.patch=16",
+        "stage2.outputs_max_frames=3",
+        "stage2.init=pretrain",
+        "pretrain.max_steps=3",
+        "pretrain.batch_size=2",
+        "pretrain.patch=16",
+        *extra,
     ]
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[*overrides, "+experiment=baseline"])
@@ -55,8 +72,10 @@ def _kill_at(monkeypatch, job_type: str, step: int) -> None:
 
 def _weights(runs: Path, kind: str) -> list[dict[str, torch.Tensor]]:
     """Final weights of each job of a kind, in the order they ran (stage two's key holds its folder)."""
-    paths = sorted(runs.glob(f"{kind}-*/final.ckpt"), key=lambda p: json.loads((p.parent / "done.json").read_text())
-                   ["lineage"].__len__())
+    paths = sorted(
+        runs.glob(f"{kind}-*/final.ckpt"),
+        key=lambda p: json.loads((p.parent / "done.json").read_text())["lineage"].__len__(),
+    )
     return [torch.load(p, map_location="cpu", weights_only=True)["state_dict"] for p in paths]
 
 

@@ -29,10 +29,19 @@ def _compose(overrides: list[str]):
 
 def smoke_overrides(tmp: Path, embedded_root: Path) -> list[str]:
     return [
-        "steps_cap=1", "logger=none", f"paths.runs_dir={tmp / 'runs'}", f"paths.output_root={tmp / 'out'}",
-        f"paths.reports_dir={tmp / 'reports'}", f"data.embedded_root={embedded_root}", "data.val_max_frames=4",
-        "data.val_source.include=[carphone_val0]", "data.samples_per_epoch=2", "data.cleaning_report=null",
-        "stage2.outputs_max_frames=4", "stage2.batch_size=2", "pretrain.batch_size=2",
+        "steps_cap=1",
+        "logger=none",
+        f"paths.runs_dir={tmp / 'runs'}",
+        f"paths.output_root={tmp / 'out'}",
+        f"paths.reports_dir={tmp / 'reports'}",
+        f"data.embedded_root={embedded_root}",
+        "data.val_max_frames=4",
+        "data.val_source.include=[carphone_val0]",
+        "data.samples_per_epoch=2",
+        "data.cleaning_report=null",
+        "stage2.outputs_max_frames=4",
+        "stage2.batch_size=2",
+        "pretrain.batch_size=2",
         "trainer.enable_progress_bar=false",
     ]
 
@@ -73,19 +82,27 @@ def test_every_experiment_runs_at_smoke_scale(name, tmp_path, embedded_root):
     assert (tmp_path / "reports" / name / "report.md").is_file()
 
 
-OFFICIAL = [{"root": "embedded", "split": "train", "include": ["carphone_*", "bikes_*"], "exclude": [],
-             "weight": 1.0}]
+OFFICIAL = [{"root": "embedded", "split": "train", "include": ["carphone_*", "bikes_*"], "exclude": [], "weight": 1.0}]
 
 
 @pytest.mark.slow
 def test_three_step_convergence_chains_its_phases(tmp_path, embedded_root, monkeypatch):
     """Charbonnier, then MSE on all data, then MSE on the official data only: three jobs, each from the last."""
-    cfg = _compose(["+experiment=ablation_mse_finetune", "arm=three_step", "experiment.baseline_arm=three_step",
-                    *smoke_overrides(tmp_path, embedded_root)])
+    cfg = _compose(
+        [
+            "+experiment=ablation_mse_finetune",
+            "arm=three_step",
+            "experiment.baseline_arm=three_step",
+            *smoke_overrides(tmp_path, embedded_root),
+        ]
+    )
     acfg = arm_config(cfg, "three_step")
     plan = Pipeline(acfg, "three_step").stage1_plan()
     assert [(s.phase, s.loss, s.steps, s.train_sources) for s in plan] == [
-        (0, "charbonnier", 1, None), (1, "mse", 1, None), (2, "mse", 1, OFFICIAL)]
+        (0, "charbonnier", 1, None),
+        (1, "mse", 1, None),
+        (2, "mse", 1, OFFICIAL),
+    ]
     built: list[dict] = []
     original = Pipeline.datamodule
 

@@ -36,10 +36,17 @@ class _SignalDuring(L.Callback):
 
 
 def _fit(tmp_path, signum: int) -> None:
-    trainer = L.Trainer(max_steps=8, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-                        default_root_dir=str(tmp_path),
-                        callbacks=[_SignalDuring(signum, 2), preemption.StopAtStepEnd(tmp_path / "last.ckpt")])
+    trainer = L.Trainer(
+        max_steps=8,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        default_root_dir=str(tmp_path),
+        callbacks=[_SignalDuring(signum, 2), preemption.StopAtStepEnd(tmp_path / "last.ckpt")],
+    )
     with preemption.deferred():
         trainer.fit(BoringModel())
 

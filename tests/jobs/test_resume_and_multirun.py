@@ -15,9 +15,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _base(tmp: Path, embedded_root: Path) -> list[str]:
-    return [f"paths.runs_dir={tmp / 'runs'}", f"paths.output_root={tmp / 'out'}", f"paths.reports_dir={tmp / 'rep'}",
-            f"data.embedded_root={embedded_root}", "data.val_max_frames=3", "data.val_source.include=[carphone_val0]",
-            "data.cleaning_report=null", "trainer.enable_progress_bar=false"]
+    return [
+        f"paths.runs_dir={tmp / 'runs'}",
+        f"paths.output_root={tmp / 'out'}",
+        f"paths.reports_dir={tmp / 'rep'}",
+        f"data.embedded_root={embedded_root}",
+        "data.val_max_frames=3",
+        "data.val_source.include=[carphone_val0]",
+        "data.cleaning_report=null",
+        "trainer.enable_progress_bar=false",
+    ]
 
 
 def _env() -> dict:
@@ -26,8 +33,14 @@ def _env() -> dict:
 
 @pytest.mark.slow
 def test_killed_run_resumes_from_its_last_checkpoint_and_same_wandb_run(tmp_path, embedded_root):
-    args = [sys.executable, "run.py", "+experiment=baseline", "stage1.max_steps=6", "stage1.val_every=2",
-            *_base(tmp_path, embedded_root)]
+    args = [
+        sys.executable,
+        "run.py",
+        "+experiment=baseline",
+        "stage1.max_steps=6",
+        "stage1.val_every=2",
+        *_base(tmp_path, embedded_root),
+    ]
     proc = subprocess.Popen(args, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     ckpts: list[Path] = []
@@ -56,8 +69,16 @@ def test_killed_run_resumes_from_its_last_checkpoint_and_same_wandb_run(tmp_path
 
 @pytest.mark.slow
 def test_multirun_with_a_failing_arm_finishes_the_others(tmp_path, embedded_root):
-    args = [sys.executable, "run.py", "-m", "+experiment=ablation_mse_finetune", "steps_cap=1", "logger=none",
-            "+experiment.arms.charbonnier_then_mse.stage1.loss=not_a_loss", *_base(tmp_path, embedded_root)]
+    args = [
+        sys.executable,
+        "run.py",
+        "-m",
+        "+experiment=ablation_mse_finetune",
+        "steps_cap=1",
+        "logger=none",
+        "+experiment.arms.charbonnier_then_mse.stage1.loss=not_a_loss",
+        *_base(tmp_path, embedded_root),
+    ]
     done = subprocess.run(args, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
     assert done.returncode != 0  # the failure is reported...
     assert "not_a_loss" in done.stderr + done.stdout

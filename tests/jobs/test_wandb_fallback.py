@@ -32,9 +32,13 @@ def _unreachable_env() -> dict[str, str]:
 
 
 def test_unreachable_server_logs_offline_with_one_warning(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True,
-                          env=_unreachable_env(),
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=_unreachable_env(),
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     run_id, mode, seconds = proc.stdout.split()
     assert (run_id, mode) == ("fallback1", "offline") and int(seconds) < 60
@@ -46,15 +50,27 @@ def test_unreachable_server_logs_offline_with_one_warning(tmp_path):
 
 @pytest.mark.slow  # a whole run.py process with a training set-up
 def test_online_only_fails_at_once_naming_the_server(tmp_path, embedded_root):
-    args = [sys.executable, "run.py", "+experiment=baseline", "steps_cap=2", "logger.mode=online",
-            "logger.init_timeout=3", "logger.offline_fallback=false", f"paths.runs_dir={tmp_path / 'runs'}",
-            f"paths.output_root={tmp_path / 'out'}", f"paths.reports_dir={tmp_path / 'rep'}",
-            f"data.embedded_root={embedded_root}", "data.val_max_frames=3", "data.val_source.include=[carphone_val0]",
-            "data.cleaning_report=null"]
+    args = [
+        sys.executable,
+        "run.py",
+        "+experiment=baseline",
+        "steps_cap=2",
+        "logger.mode=online",
+        "logger.init_timeout=3",
+        "logger.offline_fallback=false",
+        f"paths.runs_dir={tmp_path / 'runs'}",
+        f"paths.output_root={tmp_path / 'out'}",
+        f"paths.reports_dir={tmp_path / 'rep'}",
+        f"data.embedded_root={embedded_root}",
+        "data.val_max_frames=3",
+        "data.val_source.include=[carphone_val0]",
+        "data.cleaning_report=null",
+    ]
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=_unreachable_env(), timeout=300)
     assert proc.returncode == 2, proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: W&B server {URL} unreachable (") and last.endswith(
-        "logger.offline_fallback=false asks for online logging only")
+        "logger.offline_fallback=false asks for online logging only"
+    )
     assert "Traceback" not in proc.stderr
     assert not list((tmp_path / "runs").glob("*/done.json"))

@@ -21,8 +21,10 @@ def _planes(carphone_path, width, height) -> np.ndarray:
     import av
 
     with av.open(str(carphone_path)) as container:
-        frames = [f.reformat(width=width, height=height, format="yuv420p").to_ndarray()
-                  for _, f in zip(range(FRAMES), container.decode(video=0), strict=False)]
+        frames = [
+            f.reformat(width=width, height=height, format="yuv420p").to_ndarray()
+            for _, f in zip(range(FRAMES), container.decode(video=0), strict=False)
+        ]
     return np.stack(frames)
 
 
@@ -70,10 +72,14 @@ def test_mfqe_equals_numpy_on_y_planes_grouped_by_class(bench):
     results, table = evaluate(bench / "out_yuv", bench / "gt", bench / "lq", "mfqe")
     for r in results:
         w, h = NAMES[r.name]
-        y = {k: v[:, :h] for k, v in {
-            "gt": yuv_planes(bench / "gt" / f"{r.name}.yuv", w, h),
-            "lq": decoded_planes(bench / "lq" / f"{r.name}.bin", "hevc"),
-            "out": yuv_planes(bench / "out_yuv" / f"{r.name}.yuv", w, h)}.items()}
+        y = {
+            k: v[:, :h]
+            for k, v in {
+                "gt": yuv_planes(bench / "gt" / f"{r.name}.yuv", w, h),
+                "lq": decoded_planes(bench / "lq" / f"{r.name}.bin", "hevc"),
+                "out": yuv_planes(bench / "out_yuv" / f"{r.name}.yuv", w, h),
+            }.items()
+        }
         d_psnr = np.mean([psnr(o, g) - psnr(q, g) for o, q, g in zip(y["out"], y["lq"], y["gt"], strict=True)])
         d_ssim = np.mean([ssim(o, g) - ssim(q, g) for o, q, g in zip(y["out"], y["lq"], y["gt"], strict=True)])
         assert abs(r.delta_psnr - d_psnr) < 1e-6
@@ -95,11 +101,18 @@ def test_png_output_identical_to_the_input_gains_nothing(bench):
         assert r.luma_from_rgb and r.delta_psnr == 0 and r.delta_ssim == 0
 
 
-@pytest.mark.parametrize(("name", "size", "expected"), [
-    ("RaceHorses_832x480_30", (832, 480), "C"), ("RaceHorses_416x240_30", (416, 240), "D"),
-    ("Kimono_1920x1080_24", (1920, 1080), "B"), ("Traffic_2560x1600_30_crop", (2560, 1600), "A"),
-    ("Johnny", (1280, 720), "E"), ("MyClip", (1280, 720), "E"), ("MyClip", (176, 144), None),
-])
+@pytest.mark.parametrize(
+    ("name", "size", "expected"),
+    [
+        ("RaceHorses_832x480_30", (832, 480), "C"),
+        ("RaceHorses_416x240_30", (416, 240), "D"),
+        ("Kimono_1920x1080_24", (1920, 1080), "B"),
+        ("Traffic_2560x1600_30_crop", (2560, 1600), "A"),
+        ("Johnny", (1280, 720), "E"),
+        ("MyClip", (1280, 720), "E"),
+        ("MyClip", (176, 144), None),
+    ],
+)
 def test_jctvc_class_by_name_then_size(name, size, expected):
     assert jctvc_class(name, *size) == expected
 

@@ -11,8 +11,9 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 
 def _tiny(propagation: str = "second_order", **kw) -> BasicVSRPlusPlus:
     torch.manual_seed(0)
-    model = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=2,
-                             propagation=propagation, deform_groups=8, **kw)
+    model = BasicVSRPlusPlus(
+        mid_channels=8, num_blocks=1, num_reconstruction_blocks=2, propagation=propagation, deform_groups=8, **kw
+    )
     # Non-zero offset residuals so the alignment path really depends on its inputs.
     for dcn in model.deform_align.values():
         torch.nn.init.normal_(dcn.conv_offset[6].weight, std=0.01)
@@ -39,12 +40,20 @@ def test_official_key_names():
     keys = set(BasicVSRPlusPlus(mid_channels=16, num_blocks=1).state_dict())
     for expected in [
         "spynet.basic_module.5.basic_module.8.weight",
-        "feat_extract.0.weight", "feat_extract.2.weight", "feat_extract.4.main.0.weight",
+        "feat_extract.0.weight",
+        "feat_extract.2.weight",
+        "feat_extract.4.main.0.weight",
         "feat_extract.4.main.2.4.conv2.bias",
-        "deform_align.forward_2.weight", "deform_align.backward_1.conv_offset.6.bias",
-        "backbone.backward_1.main.0.weight", "backbone.forward_2.main.2.0.conv1.weight",
-        "reconstruction.main.0.weight", "reconstruction.main.2.4.conv2.weight",
-        "upconv1.weight", "upconv2.weight", "conv_hr.weight", "conv_last.bias",
+        "deform_align.forward_2.weight",
+        "deform_align.backward_1.conv_offset.6.bias",
+        "backbone.backward_1.main.0.weight",
+        "backbone.forward_2.main.2.0.conv1.weight",
+        "reconstruction.main.0.weight",
+        "reconstruction.main.2.4.conv2.weight",
+        "upconv1.weight",
+        "upconv2.weight",
+        "conv_hr.weight",
+        "conv_last.bias",
     ]:
         assert expected in keys, expected
     m = BasicVSRPlusPlus(mid_channels=16, num_blocks=1)
@@ -200,8 +209,9 @@ def test_untrained_frozen_spynet_is_skipped_with_the_same_output(monkeypatch):
     from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 
     torch.manual_seed(0)
-    net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=2,
-                           hr_channels=8).eval()
+    net = BasicVSRPlusPlus(
+        mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=2, hr_channels=8
+    ).eval()
     with torch.no_grad():
         net.conv_last.weight.normal_(0, 0.01)
     lqs = torch.rand(1, 3, 3, 32, 32)
@@ -221,8 +231,7 @@ def test_untrained_frozen_spynet_is_skipped_with_the_same_output(monkeypatch):
 def test_spynet_that_learns_is_run():
     from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 
-    net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=2,
-                           hr_channels=8)
+    net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, deform_groups=2, hr_channels=8)
     assert not net._flow_is_constant_zero()  # gradients flow into SPyNet: it must run
     net.spynet.requires_grad_(False)
     assert net._flow_is_constant_zero()

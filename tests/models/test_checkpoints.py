@@ -154,7 +154,13 @@ def _to_mm(key: str) -> str:
 
 
 def test_convert_state_dict_maps_mmagic_names():
-    sd = {"spynet.basic_module.2.basic_module.3.conv.bias": torch.zeros(1),
-          "upsample2.upsample_conv.weight": torch.zeros(1), "conv_hr.weight": torch.zeros(1)}
-    assert set(convert_state_dict(sd)) == {"spynet.basic_module.2.basic_module.6.bias", "upconv2.weight",
-                                           "conv_hr.weight"}
+    sd = {
+        "spynet.basic_module.2.basic_module.3.conv.bias": torch.zeros(1),
+        "upsample2.upsample_conv.weight": torch.zeros(1),
+        "conv_hr.weight": torch.zeros(1),
+    }
+    assert set(convert_state_dict(sd)) == {
+        "spynet.basic_module.2.basic_module.6.bias",
+        "upconv2.weight",
+        "conv_hr.weight",
+    }

@@ -14,11 +14,17 @@ def test_swinir_m_parameter_count_and_official_keys():
     n = sum(p.numel() for p in model.parameters())
     assert abs(n - 11.5e6) / 11.5e6 < 0.05
     keys = set(model.state_dict())
-    for k in ["conv_first.weight", "patch_embed.norm.weight", "norm.bias", "conv_after_body.weight",
-              "conv_last.weight", "layers.5.conv.weight",
-              "layers.0.residual_group.blocks.1.attn_mask",
-              "layers.0.residual_group.blocks.0.attn.relative_position_index",
-              "layers.5.residual_group.blocks.5.attn.relative_position_bias_table"]:
+    for k in [
+        "conv_first.weight",
+        "patch_embed.norm.weight",
+        "norm.bias",
+        "conv_after_body.weight",
+        "conv_last.weight",
+        "layers.5.conv.weight",
+        "layers.0.residual_group.blocks.1.attn_mask",
+        "layers.0.residual_group.blocks.0.attn.relative_position_index",
+        "layers.5.residual_group.blocks.5.attn.relative_position_bias_table",
+    ]:
         assert k in keys, k
     for part in ["norm1", "attn.qkv", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2"]:
         assert f"layers.2.residual_group.blocks.3.{part}.weight" in keys

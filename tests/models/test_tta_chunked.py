@@ -54,8 +54,9 @@ def test_temporal_reversal_reverses_pqf_kwargs():
 
 def _tiny_vsr() -> BasicVSRPlusPlus:
     torch.manual_seed(0)
-    model = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, propagation="pqf",
-                             deform_groups=8).eval()
+    model = BasicVSRPlusPlus(
+        mid_channels=8, num_blocks=1, num_reconstruction_blocks=1, propagation="pqf", deform_groups=8
+    ).eval()
     torch.nn.init.normal_(model.conv_last.weight, std=0.02)  # zero-initialised residual: make it visible
     return model
 
@@ -80,7 +81,7 @@ def test_window_weights_sum_to_one_and_the_last_window_only_takes_over_the_ramp(
     total = torch.zeros(length)
     for start, w in windows:
         assert w.shape == (size,) and (w >= 0).all() and (w <= 1).all()
-        total[start:start + size] += w
+        total[start : start + size] += w
     assert torch.allclose(total, torch.ones(length), atol=1e-6)
     if len(windows) > 1:
         (before, _), (last, w_last) = windows[-2], windows[-1]

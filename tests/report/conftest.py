@@ -58,9 +58,7 @@ RUNS: tuple[ArmSpec, ...] = (
     # third arm never evaluated on "bunny"
     ArmSpec("deep", "deep", {"carphone": 31.1, "bikes": 36.2}, job_type="stage1", params=15_800_000),
     # crashed: huge numbers that must never show up
-    ArmSpec(
-        "denoise-crash", "denoise_pretrained", {"carphone": 40.0, "bikes": 40.0, "bunny": 40.0}, exit_code=1
-    ),
+    ArmSpec("denoise-crash", "denoise_pretrained", {"carphone": 40.0, "bikes": 40.0, "bunny": 40.0}, exit_code=1),
     # another experiment in the same wandb dir
     ArmSpec("other", "scratch", {"carphone": 20.0, "bikes": 20.0, "bunny": 20.0}, group="other_group"),
 )

@@ -148,9 +148,7 @@ def test_same_tables_as_offline(api_records: list, offline_records: list, tmp_pa
 
 
 def test_tags_filter_is_checked_client_side(fake_api: FakeApi, contract: ModuleType, tmp_path: Path) -> None:
-    records = read_api_runs(
-        contract.PROJECT, group=contract.GROUP, tags=["v2"], api=fake_api, media_dir=tmp_path
-    )
+    records = read_api_runs(contract.PROJECT, group=contract.GROUP, tags=["v2"], api=fake_api, media_dir=tmp_path)
     assert [r.name for r in records] == ["deep"]
     assert fake_api.calls[-1] == (contract.PROJECT, {"group": contract.GROUP, "tags": {"$in": ["v2"]}})
 
@@ -176,9 +174,5 @@ def test_missing_media_does_not_fail(contract: ModuleType, tmp_path: Path) -> No
         },
     )
     [record] = read_api_runs("p", api=FakeApi([run]), media_dir=tmp_path)
-    assert (
-        record.frames == []
-        and record.samples == {}
-        and record.videos == {"v": {"psnr": 30.0, "psnr_lq": 29.0}}
-    )
+    assert record.frames == [] and record.samples == {} and record.videos == {"v": {"psnr": 30.0, "psnr_lq": 29.0}}
     assert run.downloads  # it tried

@@ -123,6 +123,8 @@ def test_report_on_a_missing_folder_says_so_in_one_line(tmp_path: Path, capsys: 
 
     assert main(["--group", "g", "--offline", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
-    assert err == f"ERROR: {tmp_path / 'nope'}: no such directory (--offline names the folder holding the " \
-                  "offline-run-* folders, e.g. outputs/wandb)\n"
+    assert (
+        err == f"ERROR: {tmp_path / 'nope'}: no such directory (--offline names the folder holding the "
+        "offline-run-* folders, e.g. outputs/wandb)\n"
+    )
     assert not (tmp_path / "out").exists()

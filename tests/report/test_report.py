@@ -131,8 +131,7 @@ def test_cli_exit_code_on_mixed_conventions(
     offline_records: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     runs = [
-        dataclasses.replace(r, config={**r.config, "psnr_convention": {"channel": r.name}})
-        for r in offline_records
+        dataclasses.replace(r, config={**r.config, "psnr_convention": {"channel": r.name}}) for r in offline_records
     ]
     from vsr_lightning.report import offline_reader
 

@@ -84,9 +84,7 @@ def test_ablation_table_values(tables: tuple, contract: ModuleType) -> None:
         low, high = rows[arm][_column(table, "95% CI of mean Δ scratch")]
         assert low <= gain <= high and low < high
     # two videos: resampled means are -0.1, 0.05, 0.2 with probabilities 1/4, 1/2, 1/4
-    assert rows["denoise_pretrained"][_column(table, "95% CI of mean Δ scratch")] == pytest.approx(
-        (-0.1, 0.2)
-    )
+    assert rows["denoise_pretrained"][_column(table, "95% CI of mean Δ scratch")] == pytest.approx((-0.1, 0.2))
     assert rows["deep"][_column(table, "params")] == 15_800_000
     assert rows["denoise_pretrained"][_column(table, "train time")] == pytest.approx(3600.0)
     assert rows["deep"][_column(table, "time to final PSNR")] == pytest.approx(3600.0)
@@ -94,9 +92,7 @@ def test_ablation_table_values(tables: tuple, contract: ModuleType) -> None:
 
 def test_convention_line_under_every_table(tables: tuple) -> None:
     for table in tables[:2]:
-        assert table.notes[0] == (
-            "PSNR convention: RGB PSNR, crop border 0, averaged per video then over videos."
-        )
+        assert table.notes[0] == ("PSNR convention: RGB PSNR, crop border 0, averaged per video then over videos.")
 
 
 def test_y_metric_uses_y_values_and_says_so(offline_records: list) -> None:

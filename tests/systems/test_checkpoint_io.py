@@ -19,12 +19,22 @@ from vsr_lightning.systems.checkpoint_io import (
 
 S1_CONFIG = {
     "_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus",
-    "mid_channels": 8, "num_blocks": 1, "num_reconstruction_blocks": 2, "propagation": "pqf",
-    "pqf_period": 4, "deform_groups": 8, "spynet_path": "/nowhere/spynet.pth",
+    "mid_channels": 8,
+    "num_blocks": 1,
+    "num_reconstruction_blocks": 2,
+    "propagation": "pqf",
+    "pqf_period": 4,
+    "deform_groups": 8,
+    "spynet_path": "/nowhere/spynet.pth",
 }
 S2_CONFIG = {
     "_target_": "vsr_lightning.models.swinir.SwinIR",
-    "img_size": 16, "embed_dim": 16, "depths": [2, 1], "num_heads": [2, 4], "window_size": 4, "mlp_ratio": 1.5,
+    "img_size": 16,
+    "embed_dim": 16,
+    "depths": [2, 1],
+    "num_heads": [2, 4],
+    "window_size": 4,
+    "mlp_ratio": 1.5,
 }
 
 
@@ -42,8 +52,9 @@ def _perturb(m: nn.Module, seed: int) -> nn.Module:
 
 def _stage1(seed: int, recon: int = 2) -> BasicVSRPlusPlus:
     torch.manual_seed(seed)
-    m = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=recon, propagation="pqf",
-                         deform_groups=8)
+    m = BasicVSRPlusPlus(
+        mid_channels=8, num_blocks=1, num_reconstruction_blocks=recon, propagation="pqf", deform_groups=8
+    )
     return _perturb(m, seed)
 
 
@@ -59,8 +70,17 @@ def _lightning_ckpt(path: Path, net: nn.Module, config: dict, job: str, ema: nn.
     if ema is not None:
         sd.update({f"ema.module.{k}": v.clone() for k, v in ema.state_dict().items()})
         sd["ema.n_averaged"] = torch.tensor(7)
-    torch.save({"epoch": 3, "global_step": 120, "state_dict": sd, "vsr_model": dict(config),
-                "vsr_job_type": job, "vsr_lineage": [{"run": "abc", "job_type": job}]}, path)
+    torch.save(
+        {
+            "epoch": 3,
+            "global_step": 120,
+            "state_dict": sd,
+            "vsr_model": dict(config),
+            "vsr_job_type": job,
+            "vsr_lineage": [{"run": "abc", "job_type": job}],
+        },
+        path,
+    )
     return path
 
 
@@ -128,8 +148,7 @@ def test_wrong_stage_and_foreign_target_refused(tmp_path):
     path = _lightning_ckpt(tmp_path / "s1.ckpt", _stage1(1), S1_CONFIG, "stage1")
     with pytest.raises(ValueError, match=r"s1\.ckpt.*'stage1' job"):
         load_network(path, "stage2")
-    evil = _lightning_ckpt(tmp_path / "evil.ckpt", _stage1(1), {"_target_": "os.system", "command": "true"},
-                           "stage1")
+    evil = _lightning_ckpt(tmp_path / "evil.ckpt", _stage1(1), {"_target_": "os.system", "command": "true"}, "stage1")
     with pytest.raises(ValueError, match=r"evil\.ckpt.*os\.system"):
         load_network(evil, "stage1")
 
@@ -157,8 +176,16 @@ def test_official_swinir_sizes_inferred(tmp_path):
     torch.save({"params": src.state_dict()}, path)
     sd = torch.load(path, map_location="cpu", weights_only=True)["params"]
     cfg = infer_swinir_config(sd)
-    assert cfg == {"in_chans": 3, "embed_dim": 16, "depths": [2, 1], "num_heads": [2, 4], "window_size": 4,
-                   "mlp_ratio": 1.5, "patch_norm": True, "img_size": 16}
+    assert cfg == {
+        "in_chans": 3,
+        "embed_dim": 16,
+        "depths": [2, 1],
+        "num_heads": [2, 4],
+        "window_size": 4,
+        "mlp_ratio": 1.5,
+        "patch_norm": True,
+        "img_size": 16,
+    }
     net = load_network(path, "stage2")
     x = torch.rand(1, 3, 13, 18)
     assert torch.equal(_run(net, x), _run(src, x))
@@ -186,8 +213,9 @@ def test_unreadable_files_name_the_file(tmp_path):
 
 def test_our_narrow_head_in_basicsr_layout_loads_back(tmp_path, clip):
     torch.manual_seed(3)
-    src = _perturb(BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=2, deform_groups=8,
-                                    hr_channels=16), 3)
+    src = _perturb(
+        BasicVSRPlusPlus(mid_channels=8, num_blocks=1, num_reconstruction_blocks=2, deform_groups=8, hr_channels=16), 3
+    )
     path = tmp_path / "tiny_basicsr.pth"
     torch.save(to_basicsr_state_dict(src), path)
     net = load_network(path, "stage1")
@@ -198,12 +226,16 @@ def test_our_narrow_head_in_basicsr_layout_loads_back(tmp_path, clip):
 def test_an_x4_super_resolution_basicvsr_pp_is_named_as_such(tmp_path):
     sd = to_basicsr_state_dict(_stage1(4))["params"]
     sr = {k: v for k, v in sd.items() if not k.startswith("feat_extract.")}
-    sr.update({k.replace("feat_extract.4.", "feat_extract.", 1): v for k, v in sd.items()
-               if k.startswith("feat_extract.4.")})  # the SR model's extractor: input conv + blocks only
+    sr.update(
+        {k.replace("feat_extract.4.", "feat_extract.", 1): v for k, v in sd.items() if k.startswith("feat_extract.4.")}
+    )  # the SR model's extractor: input conv + blocks only
     path = tmp_path / "basicvsrpp_x4_reds.pth"
     torch.save({"params": sr}, path)
-    with pytest.raises(ValueError, match=r"^checkpoint .*basicvsrpp_x4_reds\.pth: a BasicVSR\+\+ for x4 "
-                                         r"super-resolution .* needs a compressed-video BasicVSR\+\+"):
+    with pytest.raises(
+        ValueError,
+        match=r"^checkpoint .*basicvsrpp_x4_reds\.pth: a BasicVSR\+\+ for x4 "
+        r"super-resolution .* needs a compressed-video BasicVSR\+\+",
+    ):
         load_network(path, "stage1")
 
 

@@ -25,8 +25,15 @@ from vsr_lightning.systems.checkpoint_io import load_network
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 NET = "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus"
-GOOD = {"_target_": NET, "mid_channels": 8, "num_blocks": 1, "num_reconstruction_blocks": 2, "propagation": "pqf",
-        "pqf_period": 4, "deform_groups": 8}
+GOOD = {
+    "_target_": NET,
+    "mid_channels": 8,
+    "num_blocks": 1,
+    "num_reconstruction_blocks": 2,
+    "propagation": "pqf",
+    "pqf_period": 4,
+    "deform_groups": 8,
+}
 ALLOWED = "allowed: vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus, vsr_lightning.models.swinir.SwinIR"
 PLAIN = "must be an int, float, str, bool, None or a list of those"
 
@@ -62,46 +69,84 @@ def _payloads(marker: Path, weights: dict[str, torch.Tensor]) -> dict[str, tuple
     walk_system = "vsr_lightning.models.checkpoints.torch.serialization.os.system"
     nested = {"_target_": walk_save, **_save_call(marker)}
     return {
-        "pickle": ({"extra": SystemCall(_touch(marker))},
-                   "refused: it asks to load posix.system (pickled code or objects; only tensors and plain "
-                   "containers are read, weights_only=True)"),
-        "walk_torch_save": ({"vsr_model": {"_target_": walk_save, **_save_call(marker)}},
-                            f"model config key '_target_': {walk_save!r} is not an allowed network ({ALLOWED})"),
-        "walk_os_system": ({"vsr_model": {"_target_": walk_system, "command": _touch(marker)}},
-                           f"model config key '_target_': {walk_system!r} is not an allowed network ({ALLOWED})"),
-        "class_attribute": ({"vsr_model": {"_target_": NET + ".grow", "extra_blocks": 1}},
-                            f"model config key '_target_': '{NET}.grow' is not an allowed network ({ALLOWED})"),
-        "near_miss": ({"vsr_model": {**GOOD, "_target_": NET + " "}},
-                      f"model config key '_target_': '{NET} ' is not an allowed network ({ALLOWED})"),
-        "target_not_text": ({"vsr_model": {**GOOD, "_target_": [walk_save]}},
-                            f"model config key '_target_': [{walk_save!r}] is not an allowed network ({ALLOWED})"),
-        "no_target": ({"vsr_model": {k: v for k, v in GOOD.items() if k != "_target_"}},
-                      "model config has no '_target_'"),
-        "nested_target": ({"vsr_model": {**GOOD, "mid_channels": nested}},
-                          f"model config key 'mid_channels': {PLAIN}, got dict"),
-        "nested_in_dropped_key": ({"vsr_model": {**GOOD, "spynet_path": nested}},
-                                  f"model config key 'spynet_path': {PLAIN}, got dict"),
-        "nested_in_list": ({"vsr_model": {**GOOD, "pqf_period": [1, nested]}},
-                           f"model config key 'pqf_period': {PLAIN}, got list holding dict"),
-        "args": ({"vsr_model": {**GOOD, "_args_": [_touch(marker)]}},
-                 "model config key '_args_': not a parameter of BasicVSRPlusPlus"),
-        "partial": ({"vsr_model": {**GOOD, "_partial_": True}},
-                    "model config key '_partial_': not a parameter of BasicVSRPlusPlus"),
-        "recursive": ({"vsr_model": {**GOOD, "_recursive_": False}},
-                      "model config key '_recursive_': not a parameter of BasicVSRPlusPlus"),
-        "unknown_key": ({"vsr_model": {**GOOD, "command": _touch(marker)}},
-                        "model config key 'command': not a parameter of BasicVSRPlusPlus"),
-        "tensor_value": ({"vsr_model": {**GOOD, "mid_channels": torch.tensor(8)}},
-                         f"model config key 'mid_channels': {PLAIN}, got Tensor"),
-        "config_not_mapping": ({"vsr_model": [walk_save]}, "no 'vsr_model' config to rebuild the network from; "
-                                                           "pass model_config"),
-        "config_only": ({"state_dict": None, "vsr_model": {"_target_": walk_save, **_save_call(marker)}},
-                        "has 'vsr_model' but no 'state_dict' with the network's weights"),
-        "huge_network": ({"vsr_model": {**GOOD, "mid_channels": 100_000}},
-                         "model config asks for a BasicVSRPlusPlus with 6,751,032 M parameters (more than 500 M: "
-                         "not a network this project runs)"),
-        "injected_state_entry": ({"state_dict": {**weights, "net.evil": nested}},
-                                 "non-tensor network entries ['evil']"),
+        "pickle": (
+            {"extra": SystemCall(_touch(marker))},
+            "refused: it asks to load posix.system (pickled code or objects; only tensors and plain "
+            "containers are read, weights_only=True)",
+        ),
+        "walk_torch_save": (
+            {"vsr_model": {"_target_": walk_save, **_save_call(marker)}},
+            f"model config key '_target_': {walk_save!r} is not an allowed network ({ALLOWED})",
+        ),
+        "walk_os_system": (
+            {"vsr_model": {"_target_": walk_system, "command": _touch(marker)}},
+            f"model config key '_target_': {walk_system!r} is not an allowed network ({ALLOWED})",
+        ),
+        "class_attribute": (
+            {"vsr_model": {"_target_": NET + ".grow", "extra_blocks": 1}},
+            f"model config key '_target_': '{NET}.grow' is not an allowed network ({ALLOWED})",
+        ),
+        "near_miss": (
+            {"vsr_model": {**GOOD, "_target_": NET + " "}},
+            f"model config key '_target_': '{NET} ' is not an allowed network ({ALLOWED})",
+        ),
+        "target_not_text": (
+            {"vsr_model": {**GOOD, "_target_": [walk_save]}},
+            f"model config key '_target_': [{walk_save!r}] is not an allowed network ({ALLOWED})",
+        ),
+        "no_target": (
+            {"vsr_model": {k: v for k, v in GOOD.items() if k != "_target_"}},
+            "model config has no '_target_'",
+        ),
+        "nested_target": (
+            {"vsr_model": {**GOOD, "mid_channels": nested}},
+            f"model config key 'mid_channels': {PLAIN}, got dict",
+        ),
+        "nested_in_dropped_key": (
+            {"vsr_model": {**GOOD, "spynet_path": nested}},
+            f"model config key 'spynet_path': {PLAIN}, got dict",
+        ),
+        "nested_in_list": (
+            {"vsr_model": {**GOOD, "pqf_period": [1, nested]}},
+            f"model config key 'pqf_period': {PLAIN}, got list holding dict",
+        ),
+        "args": (
+            {"vsr_model": {**GOOD, "_args_": [_touch(marker)]}},
+            "model config key '_args_': not a parameter of BasicVSRPlusPlus",
+        ),
+        "partial": (
+            {"vsr_model": {**GOOD, "_partial_": True}},
+            "model config key '_partial_': not a parameter of BasicVSRPlusPlus",
+        ),
+        "recursive": (
+            {"vsr_model": {**GOOD, "_recursive_": False}},
+            "model config key '_recursive_': not a parameter of BasicVSRPlusPlus",
+        ),
+        "unknown_key": (
+            {"vsr_model": {**GOOD, "command": _touch(marker)}},
+            "model config key 'command': not a parameter of BasicVSRPlusPlus",
+        ),
+        "tensor_value": (
+            {"vsr_model": {**GOOD, "mid_channels": torch.tensor(8)}},
+            f"model config key 'mid_channels': {PLAIN}, got Tensor",
+        ),
+        "config_not_mapping": (
+            {"vsr_model": [walk_save]},
+            "no 'vsr_model' config to rebuild the network from; pass model_config",
+        ),
+        "config_only": (
+            {"state_dict": None, "vsr_model": {"_target_": walk_save, **_save_call(marker)}},
+            "has 'vsr_model' but no 'state_dict' with the network's weights",
+        ),
+        "huge_network": (
+            {"vsr_model": {**GOOD, "mid_channels": 100_000}},
+            "model config asks for a BasicVSRPlusPlus with 6,751,032 M parameters (more than 500 M: "
+            "not a network this project runs)",
+        ),
+        "injected_state_entry": (
+            {"state_dict": {**weights, "net.evil": nested}},
+            "non-tensor network entries ['evil']",
+        ),
     }
 
 
@@ -124,8 +169,9 @@ def video(tmp_path_factory) -> Path:
     return path
 
 
-def _crafted(tmp_path: Path, weights: dict[str, torch.Tensor], name: str, job: str = "stage1"
-             ) -> tuple[Path, Path, str]:
+def _crafted(
+    tmp_path: Path, weights: dict[str, torch.Tensor], name: str, job: str = "stage1"
+) -> tuple[Path, Path, str]:
     """The crafted file, the marker it would write if it ran code, and the exact error line expected."""
     marker = tmp_path / "MARKER"
     entries, problem = _payloads(marker, weights)[name]
@@ -153,17 +199,37 @@ def test_enhance_refuses_with_one_line(tmp_path, weights, video, capsys, name):
 
 
 @pytest.mark.slow  # one enhance process each; test_enhance_refuses_with_one_line runs every payload in-process
-@pytest.mark.parametrize(("name", "option"), [("pickle", "--stage1"), ("walk_os_system", "--stage1"),
-                                            ("nested_target", "--stage1"), ("walk_torch_save", "--stage2"),
-                                            ("pickle", "--stage2")])
+@pytest.mark.parametrize(
+    ("name", "option"),
+    [
+        ("pickle", "--stage1"),
+        ("walk_os_system", "--stage1"),
+        ("nested_target", "--stage1"),
+        ("walk_torch_save", "--stage2"),
+        ("pickle", "--stage2"),
+    ],
+)
 def test_enhance_command_exits_2_without_traceback(tmp_path, weights, video, name, option):
     path, marker, line = _crafted(tmp_path, weights, name, job=option[2:])
     stage1 = _write(tmp_path / "good.ckpt", weights, {}) if option == "--stage2" else path
     stage2 = ["--stage2", str(path)] if option == "--stage2" else []
     proc = subprocess.run(
-        [sys.executable, "-m", "vsr_lightning.enhance", str(video), "-o", str(tmp_path / "out.mkv"),
-         "--stage1", str(stage1), *stage2, "--no-progress"],
-        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "vsr_lightning.enhance",
+            str(video),
+            "-o",
+            str(tmp_path / "out.mkv"),
+            "--stage1",
+            str(stage1),
+            *stage2,
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
     )
     assert (proc.returncode, proc.stderr, proc.stdout) == (2, f"error: {line}\n", "")
     assert not marker.exists() and not (tmp_path / "out.mkv").exists()
@@ -173,8 +239,11 @@ def test_injected_top_level_entries_are_never_built(tmp_path, weights):
     """Entries we do not read (Lightning's, or planted) stay data: the good network loads, nothing runs."""
     marker = tmp_path / "MARKER"
     evil = {"_target_": "vsr_lightning.models.basicvsr_pp.torch.save", **_save_call(marker)}
-    path = _write(tmp_path / "final.ckpt", weights, {"hyper_parameters": {"model": evil}, "callbacks": evil,
-                                                      "vsr_lineage": [evil], "vsr_val_history": evil})
+    path = _write(
+        tmp_path / "final.ckpt",
+        weights,
+        {"hyper_parameters": {"model": evil}, "callbacks": evil, "vsr_lineage": [evil], "vsr_val_history": evil},
+    )
     assert isinstance(load_network(path, "stage1"), BasicVSRPlusPlus)
     assert not marker.exists()
 
@@ -199,10 +268,12 @@ def test_caller_configs_go_through_the_allowlist_too(tmp_path, weights):
     walk = {"_target_": "vsr_lightning.models.basicvsr_pp.torch.save", **_save_call(marker)}
     with pytest.raises(ValueError) as info:
         load_network(path, "stage1", model_config=walk)
-    assert str(info.value) == (f"checkpoint {path}: model config key '_target_': "
-                               f"'vsr_lightning.models.basicvsr_pp.torch.save' is not an allowed network ({ALLOWED})")
+    assert str(info.value) == (
+        f"checkpoint {path}: model config key '_target_': "
+        f"'vsr_lightning.models.basicvsr_pp.torch.save' is not an allowed network ({ALLOWED})"
+    )
     official = tmp_path / "official.pth"
-    torch.save({"params": {k[len("net."):]: v for k, v in weights.items()}}, official)
+    torch.save({"params": {k[len("net.") :]: v for k, v in weights.items()}}, official)
     with pytest.raises(ValueError) as info:
         load_network(official, "stage1", model_config={"command": _touch(marker)})
     assert str(info.value) == f"checkpoint {official}: model config key 'command': not a parameter of BasicVSRPlusPlus"

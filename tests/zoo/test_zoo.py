@@ -18,8 +18,14 @@ from vsr_lightning.zoo.publish import publish
 
 ZOO_BUDGET_BYTES = 20 * 2**20
 
-TINY_STAGE1 = {"_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus", "mid_channels": 8, "num_blocks": 1,
-               "num_reconstruction_blocks": 1, "deform_groups": 2, "hr_channels": 8}
+TINY_STAGE1 = {
+    "_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus",
+    "mid_channels": 8,
+    "num_blocks": 1,
+    "num_reconstruction_blocks": 1,
+    "deform_groups": 2,
+    "hr_channels": 8,
+}
 
 
 @pytest.fixture
@@ -43,11 +49,19 @@ def test_published_networks_load_back_by_name(temp_zoo):
     torch.manual_seed(0)
     spynet = SpyNet()
     torch.nn.init.normal_(spynet.basic_module[5].basic_module[-1].weight, std=0.01)
-    publish("flow", spynet, {"_target_": "vsr_lightning.models.spynet.SpyNet"}, training_data="test frames",
-            steps=1, recipe="test", metrics={})
+    publish(
+        "flow",
+        spynet,
+        {"_target_": "vsr_lightning.models.spynet.SpyNet"},
+        training_data="test frames",
+        steps=1,
+        recipe="test",
+        metrics={},
+    )
     loaded = SpyNet(load_path="zoo:flow")
-    assert all(torch.equal(a, b) for a, b in zip(spynet.state_dict().values(), loaded.state_dict().values(),
-                                                 strict=True))
+    assert all(
+        torch.equal(a, b) for a, b in zip(spynet.state_dict().values(), loaded.state_dict().values(), strict=True)
+    )
     net = BasicVSRPlusPlus(**{k: v for k, v in TINY_STAGE1.items() if k != "_target_"})
     publish("s1", net, TINY_STAGE1, job_type="stage1", training_data="test clips", steps=2, recipe="test", metrics={})
     back = load_network("zoo:s1", "stage1")
@@ -56,8 +70,15 @@ def test_published_networks_load_back_by_name(temp_zoo):
 
 
 def test_damaged_or_unknown_entries_are_refused(temp_zoo):
-    publish("flow", SpyNet(), {"_target_": "vsr_lightning.models.spynet.SpyNet"}, training_data="x", steps=1,
-            recipe="test", metrics={})
+    publish(
+        "flow",
+        SpyNet(),
+        {"_target_": "vsr_lightning.models.spynet.SpyNet"},
+        training_data="x",
+        steps=1,
+        recipe="test",
+        metrics={},
+    )
     weights = temp_zoo / "weights" / "flow.pt"
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -85,12 +106,23 @@ def test_no_clip_is_both_trained_on_and_held_out():
 def test_enhance_defaults_to_the_zoo_stage_one_and_names_what_is_missing(temp_zoo):
     from vsr_lightning.enhance import DEFAULT_STAGE1, DEFAULT_STAGE2, zoo_defaults
 
-    with pytest.raises(ValueError, match=r"^--stage1: no checkpoint given and this installation's zoo has no "
-                                         r"zoo:stage1-embedded$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^--stage1: no checkpoint given and this installation's zoo has no "
+        r"zoo:stage1-embedded$",
+    ):
         zoo_defaults(None, None)
     net = BasicVSRPlusPlus(**{k: v for k, v in TINY_STAGE1.items() if k != "_target_"})
-    publish(DEFAULT_STAGE1.removeprefix("zoo:"), net, TINY_STAGE1, job_type="stage1", training_data="test clips",
-            steps=2, recipe="test", metrics={})
+    publish(
+        DEFAULT_STAGE1.removeprefix("zoo:"),
+        net,
+        TINY_STAGE1,
+        job_type="stage1",
+        training_data="test clips",
+        steps=2,
+        recipe="test",
+        metrics={},
+    )
     assert zoo_defaults(None, None) == (DEFAULT_STAGE1, None)
     assert zoo_defaults(Path("mine.ckpt"), Path("zoo")) == (Path("mine.ckpt"), DEFAULT_STAGE2)
 
@@ -153,8 +185,14 @@ def test_leaky_phase_ends_with_the_official_plain_relu_level():
 def test_denoise_recipe_publishes_a_refiner_start_with_its_scores(temp_zoo, tmp_path, embedded_root):
     from vsr_lightning.zoo import train_denoise
 
-    train_denoise.main(["pretrain.max_steps=2", "pretrain.batch_size=2", f"paths.runs_dir={tmp_path / 'runs'}",
-                        f"data.embedded_root={embedded_root}"])
+    train_denoise.main(
+        [
+            "pretrain.max_steps=2",
+            "pretrain.batch_size=2",
+            f"paths.runs_dir={tmp_path / 'runs'}",
+            f"data.embedded_root={embedded_root}",
+        ]
+    )
     entry = registry.zoo_entry("zoo:denoise-embedded")
     assert entry["steps"] == 2 and set(entry["metrics"]["denoising"]) == {"sigma15", "sigma25", "sigma50"}
     assert entry["recipe"].startswith("python -m vsr_lightning.zoo.train_denoise pretrain.max_steps=2")
@@ -167,16 +205,30 @@ def test_stage_two_recipe_publishes_its_job_with_per_video_gains(temp_zoo, tmp_p
     from vsr_lightning.zoo.recipe_jobs import newest_job
     from vsr_lightning.zoo.train_stage2 import publish_job
 
-    config = {"_target_": "vsr_lightning.models.swinir.SwinIR", "embed_dim": 8, "depths": [1], "num_heads": [1],
-              "window_size": 4, "img_size": 16, "mlp_ratio": 1.0}
+    config = {
+        "_target_": "vsr_lightning.models.swinir.SwinIR",
+        "embed_dim": 8,
+        "depths": [1],
+        "num_heads": [1],
+        "window_size": 4,
+        "img_size": 16,
+        "mlp_ratio": 1.0,
+    }
     net = SwinIR(**{k: v for k, v in config.items() if k != "_target_"})
     job = tmp_path / "runs" / "stage2-abc"
     job.mkdir(parents=True)
-    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "vsr_model": config,
-                "vsr_job_type": "stage2"}, job / "final.ckpt")
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            "vsr_model": config,
+            "vsr_job_type": "stage2",
+        },
+        job / "final.ckpt",
+    )
     (job / "done.json").write_text(json.dumps({"global_step": 7}))
-    (job / "test-x.json").write_text(json.dumps({"per_video": {"a_val0": {"psnr": 30.5, "psnr_lq": 30.0}},
-                                                 "per_video_stage1": {"a_val0": 30.1}}))
+    (job / "test-x.json").write_text(
+        json.dumps({"per_video": {"a_val0": {"psnr": 30.5, "psnr_lq": 30.0}}, "per_video_stage1": {"a_val0": 30.1}})
+    )
     assert newest_job(tmp_path / "runs", "stage2") == job
     entry = publish_job(job, "recipe")
     assert entry["steps"] == 7 and entry["metrics"]["val_mean_gain_over_input"] == 0.5

@@ -110,9 +110,7 @@ class PsnrOutlierRule(CleaningRule):
         return None
 
 
-def apply_cleaning(
-    videos: Sequence[VideoEntry], rules: Sequence[CleaningRule]
-) -> tuple[list[VideoEntry], list[Drop]]:
+def apply_cleaning(videos: Sequence[VideoEntry], rules: Sequence[CleaningRule]) -> tuple[list[VideoEntry], list[Drop]]:
     """Split videos into kept and dropped; every drop names its rule and the measured value."""
     kept, dropped = [], []
     for video in videos:

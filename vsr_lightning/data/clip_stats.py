@@ -127,9 +127,9 @@ class ClipStatsAccumulator:
     def update(self, gt: np.ndarray, lq: np.ndarray) -> None:
         """Add one ``(H, W, 3)`` uint8 RGB pair. Equal, bit for bit, to the reference::
 
-            y = luma(gt); hist = normalised bincount of clip(y * bins / 256, 0, bins - 1).astype(intp)
-            scene_change = |hist - prev_hist|.sum(); motion = mean(|y - prev_y|)   (0, 0 on frame 0)
-            texture = 0.5 * (mean|diff(y, axis=1)| + mean|diff(y, axis=0)|); psnr_lq = psnr_uint8(gt, lq)
+        y = luma(gt); hist = normalised bincount of clip(y * bins / 256, 0, bins - 1).astype(intp)
+        scene_change = |hist - prev_hist|.sum(); motion = mean(|y - prev_y|)   (0, 0 on frame 0)
+        texture = 0.5 * (mean|diff(y, axis=1)| + mean|diff(y, axis=0)|); psnr_lq = psnr_uint8(gt, lq)
         """
         self.update_original(gt)
         self.update_psnr(gt, lq)

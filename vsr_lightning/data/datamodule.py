@@ -129,8 +129,9 @@ class VideoDataModule(L.LightningDataModule):
     def resolve_root(self, root: str) -> Path:
         """Path of a source root, building the embedded default when asked for it."""
         if root == EMBEDDED:
-            return ensure_embedded_dataset(self.embedded_root, self.embedded_clip_frames, HevcConfig(qp=self.qp),
-                                           self.duplicate_threshold)
+            return ensure_embedded_dataset(
+                self.embedded_root, self.embedded_clip_frames, HevcConfig(qp=self.qp), self.duplicate_threshold
+            )
         path = Path(root).expanduser()
         if not path.is_dir():
             raise DataError(path, "dataset folder does not exist (build it with `python -m vsr_lightning.prepare`)")
@@ -178,10 +179,20 @@ class VideoDataModule(L.LightningDataModule):
             if not videos:
                 raise DataError(root, f"no training videos left in source {source} (after cleaning)")
             kept_total += len(videos)
-            ds = PairedClipDataset(root, videos, source.split, self.window, self.patch, self.augment,
-                                   self.drop_duplicates, samples_per_epoch=len(videos),
-                                   frame_source=self.frame_source, seed=self.seed, lq_root=self.input_root,
-                                   max_frames=self.train_max_frames)
+            ds = PairedClipDataset(
+                root,
+                videos,
+                source.split,
+                self.window,
+                self.patch,
+                self.augment,
+                self.drop_duplicates,
+                samples_per_epoch=len(videos),
+                frame_source=self.frame_source,
+                seed=self.seed,
+                lq_root=self.input_root,
+                max_frames=self.train_max_frames,
+            )
             datasets.append(ds)
             weights.extend([source.weight / len(ds)] * len(ds))
         if self.cleaning and self.cleaning_report:
@@ -196,8 +207,14 @@ class VideoDataModule(L.LightningDataModule):
         sampler.start_at_batch(resume_point(self, self._resume_batches))
         self._resume_batches = None
         items = WeightedSamples(self.train_set, self._weights, self.data_seed)
-        return ResumableDataLoader(items, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
-                                   persistent_workers=self.num_workers > 0, drop_last=True)
+        return ResumableDataLoader(
+            items,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            drop_last=True,
+        )
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=1, shuffle=False, num_workers=0, collate_fn=collate_videos)

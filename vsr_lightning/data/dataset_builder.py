@@ -110,8 +110,9 @@ class GtVideoWriter:
     ``codec``: ``ffv1`` (compressed, about 50 ms per 1080p frame to encode or decode) or ``rawvideo``
     (the planes as they are: what a raw YUV input already is, written and read at memory speed)."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: float, pix_fmt: str = "yuv420p",
-                 codec: str = "ffv1") -> None:
+    def __init__(
+        self, path: Path, width: int, height: int, fps: float, pix_fmt: str = "yuv420p", codec: str = "ffv1"
+    ) -> None:
         if codec not in ("ffv1", "rawvideo"):
             raise ValueError(f"lossless codec must be ffv1 or rawvideo, got {codec!r}")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,8 +136,14 @@ class GtVideoWriter:
 
 
 def _build_clip(
-    root: Path, clip: ClipSpec, cursor: _SourceCursor, qp_dir: str, options: BuildOptions, source_hash: str,
-    bar, pool: ThreadPoolExecutor,
+    root: Path,
+    clip: ClipSpec,
+    cursor: _SourceCursor,
+    qp_dir: str,
+    options: BuildOptions,
+    source_hash: str,
+    bar,
+    pool: ThreadPoolExecutor,
 ) -> VideoEntry:
     info = cursor.reader.info
     stop = info.num_frames if clip.stop is None else clip.stop
@@ -150,8 +157,11 @@ def _build_clip(
     bitstream = split_dir / qp_dir / f"{clip.name}.mkv"
     encoder = HevcEncoder(bitstream, n, info.width, info.height, info.fps, options.hevc)
     gt_dir = split_dir / "gt" / clip.name
-    gt_video = GtVideoWriter(split_dir / "gt" / f"{clip.name}.mkv", info.width, info.height, info.fps) \
-        if options.layout == "video" else None
+    gt_video = (
+        GtVideoWriter(split_dir / "gt" / f"{clip.name}.mkv", info.width, info.height, info.fps)
+        if options.layout == "video"
+        else None
+    )
     if gt_video is None:
         gt_dir.mkdir(parents=True)
     pending: list[Future] = []
@@ -182,9 +192,19 @@ def _build_clip(
         bar.update(0.5)
     _wait_all(pending)
     return VideoEntry(
-        name=clip.name, split=clip.split, num_frames=n, width=info.width, height=info.height, fps=info.fps,
-        qp=sidecar.qp, frame_type=sidecar.frame_type, pqf=sidecar.pqf, duplicates=dups.duplicates,
-        source=str(clip.source.path), source_sha256=source_hash, source_frames=[clip.start, stop],
+        name=clip.name,
+        split=clip.split,
+        num_frames=n,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        qp=sidecar.qp,
+        frame_type=sidecar.frame_type,
+        pqf=sidecar.pqf,
+        duplicates=dups.duplicates,
+        source=str(clip.source.path),
+        source_sha256=source_hash,
+        source_frames=[clip.start, stop],
         stats=stats.result(),
     )
 
@@ -227,9 +247,7 @@ def build_dataset(
                     raise DataError(key.path, problem)
                 cursors[key] = _SourceCursor(reader)
                 hashes[key] = sha256_file(key.path)
-        total = sum(
-            _clip_length(c, len(cursors[c.source].reader) if c.stop is None else c.stop) for c in clips
-        )
+        total = sum(_clip_length(c, len(cursors[c.source].reader) if c.stop is None else c.stop) for c in clips)
         entries = []
         with (
             tqdm(total=total, desc=f"prepare {name}", unit="frame", disable=not options.progress) as bar,
@@ -240,9 +258,16 @@ def build_dataset(
                     _build_clip(tmp, clip, cursors[clip.source], qp_dir, options, hashes[clip.source], bar, pool)
                 )
         manifest = Manifest(
-            name=name, qp=options.hevc.qp, layout=options.layout, videos=entries,
-            build={"duplicate_threshold": options.duplicate_threshold, "preset": options.hevc.preset,
-                   "gop_qp_offsets": list(options.hevc.gop_qp_offsets), **(extra_build_info or {})},
+            name=name,
+            qp=options.hevc.qp,
+            layout=options.layout,
+            videos=entries,
+            build={
+                "duplicate_threshold": options.duplicate_threshold,
+                "preset": options.hevc.preset,
+                "gop_qp_offsets": list(options.hevc.gop_qp_offsets),
+                **(extra_build_info or {}),
+            },
         )
         manifest.save(tmp)
     return manifest
@@ -279,4 +304,3 @@ def split_clips(num_frames: int, clip_frames: int, start: int = 0, stop: int | N
     if clip_frames <= 0:
         return [(start, stop)]
     return [(a, a + clip_frames) for a in range(start, stop - clip_frames + 1, clip_frames)]
-

@@ -50,8 +50,10 @@ def _how_to_set(raw_root: Any) -> str:
     if match is None or match[1] not in ROOT_ENV:
         return "give the prepared dataset's folder"
     key = match[1]
-    return (f"export {ROOT_ENV[key]}=DIR (the {ROOT_DATASET[key]} folder made by `python -m vsr_lightning.prepare "
-            f"--pairs`) or set paths.{key} in conf/local/default.yaml")
+    return (
+        f"export {ROOT_ENV[key]}=DIR (the {ROOT_DATASET[key]} folder made by `python -m vsr_lightning.prepare "
+        f"--pairs`) or set paths.{key} in conf/local/default.yaml"
+    )
 
 
 def bad_data_roots(cfg: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

@@ -42,9 +42,21 @@ EMBEDDED_BUILD_VERSION = 5
 """Bump when the build code changes what it writes: every cached copy is then rebuilt."""
 
 STILL_IMAGES = (
-    "astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png", "motorcycle_left.png",
-    "motorcycle_right.png", "retina.jpg", "rocket.jpg", "brick.png", "camera.png", "grass.png", "gravel.png",
-    "moon.png", "coins.png",
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "hubble_deep_field.jpg",
+    "ihc.png",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+    "retina.jpg",
+    "rocket.jpg",
+    "brick.png",
+    "camera.png",
+    "grass.png",
+    "gravel.png",
+    "moon.png",
+    "coins.png",
 )
 """Natural photographs and textures of scikit-image (synthetic drawings are left out)."""
 
@@ -63,8 +75,9 @@ class EmbeddedSource:
 EMBEDDED_SOURCES = (
     EmbeddedSource("carphone_pristine.mp4", train_stop=75, val_segments=((90, 105), (105, 120))),
     EmbeddedSource("bikes.mp4", train_stop=175, val_segments=((190, 220), (220, 250)), resize=(320, 136)),
-    EmbeddedSource("bigbuckbunny.mp4", train_stop=75, val_segments=((100, 115), (115, 130)), resize=(320, 180),
-                   repeat_every=4),
+    EmbeddedSource(
+        "bigbuckbunny.mp4", train_stop=75, val_segments=((100, 115), (115, 130)), resize=(320, 180), repeat_every=4
+    ),
 )
 
 
@@ -106,8 +119,9 @@ def embedded_hash(clips: list[ClipSpec], hevc: HevcConfig, duplicate_threshold: 
     sources = {str(c.source.path): sha256_file(c.source.path) for c in clips}
     spec = {
         "version": EMBEDDED_BUILD_VERSION,
-        "clips": [(c.name, c.split, Path(c.source.path).name, c.source.resize, c.start, c.stop, c.repeat_every)
-                  for c in clips],
+        "clips": [
+            (c.name, c.split, Path(c.source.path).name, c.source.resize, c.start, c.stop, c.repeat_every) for c in clips
+        ],
         "sources": sorted(sources.values()),
         "hevc": asdict(hevc),
         "duplicate_threshold": duplicate_threshold,
@@ -157,8 +171,14 @@ def ensure_embedded_dataset(
         if _is_complete(target):  # another process built it while this one waited
             return target
         options = BuildOptions(hevc=hevc, layout="png", duplicate_threshold=duplicate_threshold, progress=progress)
-        manifest = build_dataset(target, clips, name="embedded", options=options, overwrite=True,
-                                 extra_build_info={"embedded_hash": digest, "clip_frames": clip_frames})
+        manifest = build_dataset(
+            target,
+            clips,
+            name="embedded",
+            options=options,
+            overwrite=True,
+            extra_build_info={"embedded_hash": digest, "clip_frames": clip_frames},
+        )
         # Stills go in after the atomic rename; the check above requires both, so a crash here rebuilds.
         stills_tmp = Path(tempfile.mkdtemp(prefix=".stills-partial-", dir=target))
         try:

@@ -22,8 +22,19 @@ from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.video_io import RAW_BITSTREAM_FORMATS, RAW_YUV_SUFFIXES, VideoReader, read_png
 from vsr_lightning.data.yuv_names import parse_jctvc_name
 
-VIDEO_FILE_SUFFIXES = {".mp4", ".mkv", ".y4m", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".ts",
-                       *RAW_YUV_SUFFIXES, *RAW_BITSTREAM_FORMATS}
+VIDEO_FILE_SUFFIXES = {
+    ".mp4",
+    ".mkv",
+    ".y4m",
+    ".avi",
+    ".mov",
+    ".webm",
+    ".m4v",
+    ".mpg",
+    ".ts",
+    *RAW_YUV_SUFFIXES,
+    *RAW_BITSTREAM_FORMATS,
+}
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -70,8 +81,10 @@ class FrameSource:
         for path in self.png_files:
             frame = read_png(path)
             if frame.shape[:2] != (self.height, self.width):
-                raise DataError(path, f"frame is {frame.shape[1]}x{frame.shape[0]}, the folder's first is "
-                                      f"{self.width}x{self.height}")
+                raise DataError(
+                    path,
+                    f"frame is {frame.shape[1]}x{frame.shape[0]}, the folder's first is {self.width}x{self.height}",
+                )
             yield frame
 
     def yuv_frames(self) -> Iterator[av.VideoFrame]:
@@ -112,12 +125,19 @@ def _file_source(path: Path, size: tuple[int, int] | None, fps: float | None) ->
     raw = path.suffix.lower() in RAW_YUV_SUFFIXES
     raw_size = (named.size if named else None) or size
     if raw and raw_size is None:
-        raise DataError(path, "raw YUV needs its frame size: a JCT-VC style name (Name_416x240_50.yuv) "
-                              "or --size WxH")
+        raise DataError(path, "raw YUV needs its frame size: a JCT-VC style name (Name_416x240_50.yuv) or --size WxH")
     reader = VideoReader(path, size=raw_size if raw else None, fps=rate)
     info = reader.info
-    return FrameSource(path.stem, path, "yuv" if raw else "video", info.width, info.height, info.fps,
-                       info.num_frames, raw_size=raw_size if raw else None)
+    return FrameSource(
+        path.stem,
+        path,
+        "yuv" if raw else "video",
+        info.width,
+        info.height,
+        info.fps,
+        info.num_frames,
+        raw_size=raw_size if raw else None,
+    )
 
 
 def open_source(path: Path, size: tuple[int, int] | None = None, fps: float | None = None) -> FrameSource:

@@ -20,7 +20,12 @@ class FrameStore:
     """
 
     def __init__(
-        self, root: Path, manifest: Manifest, entry: VideoEntry, kind: str, source: str | None = None,
+        self,
+        root: Path,
+        manifest: Manifest,
+        entry: VideoEntry,
+        kind: str,
+        source: str | None = None,
         override_root: Path | None = None,
     ):
         """``override_root`` reads PNG frames from ``<override_root>/<split>/<video>/`` instead (the

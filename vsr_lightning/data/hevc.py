@@ -98,7 +98,12 @@ class HevcEncoder:
     """
 
     def __init__(
-        self, out_path: Path, num_frames: int, width: int, height: int, fps: float,
+        self,
+        out_path: Path,
+        num_frames: int,
+        width: int,
+        height: int,
+        fps: float,
         config: HevcConfig = HevcConfig(),
     ) -> None:
         if width % 2 or height % 2:
@@ -138,8 +143,12 @@ class HevcEncoder:
             qp=self.qps,
             frame_type=types,
             pqf=pqf_flags(self.qps),
-            config={"encoder": "libx265", "qp": self.config.qp,
-                    "gop_qp_offsets": list(self.config.gop_qp_offsets), "preset": self.config.preset},
+            config={
+                "encoder": "libx265",
+                "qp": self.config.qp,
+                "gop_qp_offsets": list(self.config.gop_qp_offsets),
+                "preset": self.config.preset,
+            },
         )
         sidecar.save(sidecar_path(self.out_path))
         return sidecar

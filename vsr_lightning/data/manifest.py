@@ -111,8 +111,14 @@ class Manifest:
                 stats = ClipStats(**v.pop("stats")) if v.get("stats") else None
                 v.pop("stats", None)
                 videos.append(VideoEntry(**v, stats=stats))
-            return cls(name=raw["name"], qp=raw["qp"], layout=raw["layout"], videos=videos,
-                       build=raw.get("build", {}), version=raw["version"])
+            return cls(
+                name=raw["name"],
+                qp=raw["qp"],
+                layout=raw["layout"],
+                videos=videos,
+                build=raw.get("build", {}),
+                version=raw["version"],
+            )
         except (ValueError, KeyError, TypeError) as err:
             raise DataError(path, f"malformed manifest ({err})") from err
 

@@ -37,8 +37,14 @@ class NoisyStillsDataset(Dataset):
     makes each item a function of ``(seed, sample number)`` instead, for exact resume.
     """
 
-    def __init__(self, images: Sequence[Path], patch: int = 48, sigma_range: Sequence[float] = (0.0, 50.0),
-                 samples_per_epoch: int = 256, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        images: Sequence[Path],
+        patch: int = 48,
+        sigma_range: Sequence[float] = (0.0, 50.0),
+        samples_per_epoch: int = 256,
+        seed: int | None = None,
+    ) -> None:
         if not images:
             raise ValueError("no images for the denoising pre-training")
         self.images = [read_png(Path(p)) for p in images]  # a few MB: kept in memory
@@ -92,8 +98,15 @@ class NumberedStills(Dataset):
 class NoisyStillsDataModule(L.LightningDataModule):
     """Training loader of :class:`NoisyStillsDataset` (no validation: the refiner is judged on video)."""
 
-    def __init__(self, images: Sequence[Path], patch: int = 48, sigma_range: Sequence[float] = (0.0, 50.0),
-                 batch_size: int = 8, samples_per_epoch: int = 256, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        images: Sequence[Path],
+        patch: int = 48,
+        sigma_range: Sequence[float] = (0.0, 50.0),
+        batch_size: int = 8,
+        samples_per_epoch: int = 256,
+        seed: int | None = None,
+    ) -> None:
         super().__init__()
         self.dataset = NoisyStillsDataset(images, patch, sigma_range, samples_per_epoch, seed)
         self.batch_size = batch_size
@@ -104,8 +117,9 @@ class NoisyStillsDataModule(L.LightningDataModule):
         sampler = ResumableSampler(len(self.dataset), self.batch_size, drop_last=True)
         sampler.start_at_batch(resume_point(self, self._resume_batches))
         self._resume_batches = None
-        return ResumableDataLoader(NumberedStills(self.dataset, self.data_seed), batch_size=self.batch_size,
-                                   sampler=sampler, drop_last=True)
+        return ResumableDataLoader(
+            NumberedStills(self.dataset, self.data_seed), batch_size=self.batch_size, sampler=sampler, drop_last=True
+        )
 
     def state_dict(self) -> dict:
         return resumable_state(self)

@@ -149,15 +149,13 @@ def _frame_writer(source: FrameSource, dst: Path, fps: float, raw_codec: str) ->
         except DataError:
             dst.unlink(missing_ok=True)
     codec = raw_codec if source.kind == "yuv" else "ffv1"
-    return GtVideoWriter(dst, source.width, source.height, fps, "gbrp" if source.kind == "png" else "yuv420p",
-                         codec)
+    return GtVideoWriter(dst, source.width, source.height, fps, "gbrp" if source.kind == "png" else "yuv420p", codec)
 
 
 class _PairWriter:
     """Where one pair's frames go in the chosen layout; streams are copied, never re-encoded."""
 
-    def __init__(self, root: Path, pair: Pair, split: str, qp_dir: str, options: PairOptions,
-                 pool: ThreadPoolExecutor):
+    def __init__(self, root: Path, pair: Pair, split: str, qp_dir: str, options: PairOptions, pool: ThreadPoolExecutor):
         self.pair, self.layout, self.pending = pair, options.layout, _InFlight(pool, 8)
         base = root / split
         self.gt_dir, self.lq_dir = base / "gt" / pair.name, base / qp_dir / pair.name
@@ -197,8 +195,15 @@ class _PairWriter:
                 writer.close()
 
 
-def _import_pair(root: Path, pair: Pair, qp_dir: str, options: PairOptions, bar, pool,
-                 analysis: tuple[ThreadPoolExecutor, ThreadPoolExecutor]) -> VideoEntry:
+def _import_pair(
+    root: Path,
+    pair: Pair,
+    qp_dir: str,
+    options: PairOptions,
+    bar,
+    pool,
+    analysis: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
+) -> VideoEntry:
     """One pass over the pair: each input decoded (and converted to RGB) on a thread of its own a few frames
     ahead, frames written here (PNG writes on ``pool``), the original's statistics on one ``analysis``
     thread and the PSNR and duplicates on the other, each in frame order."""
@@ -230,18 +235,30 @@ def _import_pair(root: Path, pair: Pair, qp_dir: str, options: PairOptions, bar,
         raise DataError(gt.path, f"decoded {count} frames of {gt.num_frames} beside its partner {lq.path}")
     frame_type = log_types or types
     if has_bitstream or options.layout == "video":
-        QpSidecar(qps, frame_type, pqf, {"imported_from": str(lq.path), "qp_source": qp_source,
-                                        "qp": options.qp}).save(sidecar_path(writer.lq_video))
+        QpSidecar(qps, frame_type, pqf, {"imported_from": str(lq.path), "qp_source": qp_source, "qp": options.qp}).save(
+            sidecar_path(writer.lq_video)
+        )
     return VideoEntry(
-        name=pair.name, split=split, num_frames=count, width=gt.width, height=gt.height,
+        name=pair.name,
+        split=split,
+        num_frames=count,
+        width=gt.width,
+        height=gt.height,
         fps=gt.fps or lq.fps or 25.0,
-        qp=qps, frame_type=frame_type, pqf=pqf, duplicates=dups.duplicates, source=str(gt.path),
-        source_sha256=source_hash.result(), source_frames=[0, count], stats=stats.result(),
+        qp=qps,
+        frame_type=frame_type,
+        pqf=pqf,
+        duplicates=dups.duplicates,
+        source=str(gt.path),
+        source_sha256=source_hash.result(),
+        source_frames=[0, count],
+        stats=stats.result(),
     )
 
 
-def import_pairs(out_root: Path, pairs: list[Pair], name: str, options: PairOptions | None = None,
-                 overwrite: bool = False) -> Manifest:
+def import_pairs(
+    out_root: Path, pairs: list[Pair], name: str, options: PairOptions | None = None, overwrite: bool = False
+) -> Manifest:
     """Build the dataset at ``out_root`` from ``pairs`` atomically and return its manifest."""
     options = options or PairOptions()
     out_root = Path(out_root)
@@ -259,9 +276,16 @@ def import_pairs(out_root: Path, pairs: list[Pair], name: str, options: PairOpti
             analysis = (originals, comparisons)
             entries = [_import_pair(tmp, pair, qp_dir, options, bar, pool, analysis) for pair in pairs]
         manifest = Manifest(
-            name=name, qp=options.qp, layout=options.layout, videos=entries,
-            build={"imported_pairs": True, "duplicate_threshold": options.duplicate_threshold,
-                   "pqf_period": options.pqf_period, "hm_logs": sorted(options.hm_logs)},
+            name=name,
+            qp=options.qp,
+            layout=options.layout,
+            videos=entries,
+            build={
+                "imported_pairs": True,
+                "duplicate_threshold": options.duplicate_threshold,
+                "pqf_period": options.pqf_period,
+                "hm_logs": sorted(options.hm_logs),
+            },
         )
         manifest.save(tmp)
     return manifest

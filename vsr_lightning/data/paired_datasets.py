@@ -74,19 +74,25 @@ class PairedClipDataset(Dataset):
         self._frames: list[list[int]] = []
         self._stores = []
         for entry in self.videos:
-            frames = unique_indices(entry.num_frames, entry.duplicates) if drop_duplicates else list(
-                range(entry.num_frames))
+            frames = (
+                unique_indices(entry.num_frames, entry.duplicates) if drop_duplicates else list(range(entry.num_frames))
+            )
             if max_frames is not None:
                 frames = [t for t in frames if t < max_frames]
             if len(frames) < window:
-                raise DataError(self.root / entry.split / "gt" / entry.name,
-                                f"{len(frames)} usable frames, shorter than the training window of {window}")
+                raise DataError(
+                    self.root / entry.split / "gt" / entry.name,
+                    f"{len(frames)} usable frames, shorter than the training window of {window}",
+                )
             if patch > 0 and (entry.height < patch or entry.width < patch):
-                raise DataError(self.root / entry.split / "gt" / entry.name,
-                                f"{entry.width}x{entry.height} frames are smaller than the {patch} px patch")
+                raise DataError(
+                    self.root / entry.split / "gt" / entry.name,
+                    f"{entry.width}x{entry.height} frames are smaller than the {patch} px patch",
+                )
             self._frames.append(frames)
-            self._stores.append(_pair(self.root, self.manifest, entry, frame_source,
-                                      Path(lq_root) if lq_root else None))
+            self._stores.append(
+                _pair(self.root, self.manifest, entry, frame_source, Path(lq_root) if lq_root else None)
+            )
         self._rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -145,7 +151,8 @@ class PairedVideoDataset(Dataset):
         self._stores = [_pair(self.root, self.manifest, e, frame_source) for e in self.videos]
         self._inputs = (
             [FrameStore(self.root, self.manifest, e, "lq", override_root=Path(input_root)) for e in self.videos]
-            if input_root else None
+            if input_root
+            else None
         )
 
     def __len__(self) -> int:

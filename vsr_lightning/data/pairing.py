@@ -28,8 +28,11 @@ class Pairing:
 
     def report(self) -> list[str]:
         """One line per side with videos that did not pair."""
-        return [f"{side}: {len(names)} without a partner ({', '.join(names)})"
-                for side, names in self.unpaired.items() if names]
+        return [
+            f"{side}: {len(names)} without a partner ({', '.join(names)})"
+            for side, names in self.unpaired.items()
+            if names
+        ]
 
 
 def match_by_name(sides: dict[str, dict[str, FrameSource]], explicit: bool = False) -> Pairing:
@@ -58,7 +61,6 @@ def match_by_name(sides: dict[str, dict[str, FrameSource]], explicit: bool = Fal
 def check_same_frames(a: FrameSource, b: FrameSource) -> None:
     """The two videos of a pair hold the same number of frames of the same size: else one line naming both."""
     if (a.width, a.height) != (b.width, b.height):
-        raise DataError(a.path, f"frames are {a.width}x{a.height} but its partner {b.path} has "
-                                f"{b.width}x{b.height}")
+        raise DataError(a.path, f"frames are {a.width}x{a.height} but its partner {b.path} has {b.width}x{b.height}")
     if a.num_frames != b.num_frames:
         raise DataError(a.path, f"{a.num_frames} frames but its partner {b.path} has {b.num_frames}")

@@ -22,8 +22,14 @@ from vsr_lightning.data.errors import DataError
 RAW_YUV_SUFFIXES = {".yuv"}
 """Files with these suffixes are raw planar 8-bit YUV 4:2:0 and need an explicit size."""
 
-RAW_BITSTREAM_FORMATS = {".bin": "hevc", ".hevc": "hevc", ".265": "hevc", ".h265": "hevc", ".264": "h264",
-                         ".h264": "h264"}
+RAW_BITSTREAM_FORMATS = {
+    ".bin": "hevc",
+    ".hevc": "hevc",
+    ".265": "hevc",
+    ".h265": "hevc",
+    ".264": "h264",
+    ".h264": "h264",
+}
 """Elementary streams without a container (HM writes ``.bin``): FFmpeg is told the format instead of
 guessing it, and their rate comes from the caller (they carry no timing)."""
 
@@ -52,8 +58,9 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _announced_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
-                      rate: Fraction) -> int | None:
+def _announced_frames(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, rate: Fraction
+) -> int | None:
     if stream.frames:
         return int(stream.frames)
     if stream.duration and stream.time_base:
@@ -160,9 +167,7 @@ class VideoReader:
             produced += 1
             yield frame
         if produced < self._info.num_frames:
-            raise DataError(
-                self.path, f"truncated video: {self._info.num_frames} frames expected, {produced} decoded"
-            )
+            raise DataError(self.path, f"truncated video: {self._info.num_frames} frames expected, {produced} decoded")
 
     def yuv_frames(self) -> Iterator[av.VideoFrame]:
         """Yield frames as PyAV ``yuv420p`` frames (the encoder's input, no RGB round trip)."""

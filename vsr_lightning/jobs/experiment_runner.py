@@ -48,13 +48,21 @@ def arm_config(cfg: DictConfig, arm: str) -> DictConfig:
 def record_from_result(arm: str, group: str, job_type: str, config: dict, result: dict) -> RunRecord:
     """A report record straight from a job result (used when W&B is off, and for the console table)."""
     return RunRecord(
-        run_id=f"{result['kind']}-{result['key']}", name=f"{group}/{arm}", group=group, arm=arm, job_type=job_type,
-        state=RunState.FINISHED, config=config, videos=result["per_video"],
-        overall={k.removeprefix("val/"): v for k, v in result["metrics"].items()
-                 if k in keys.OVERALL_KEYS.values()},
-        frames=[FrameRow(*row) for row in result["per_frame"]], params=result["params"],
-        train_seconds=result["train_seconds"], to_final_psnr_seconds=result.get("to_final_psnr_seconds"),
-        global_step=result.get("global_step"), started_at=datetime.now(UTC),
+        run_id=f"{result['kind']}-{result['key']}",
+        name=f"{group}/{arm}",
+        group=group,
+        arm=arm,
+        job_type=job_type,
+        state=RunState.FINISHED,
+        config=config,
+        videos=result["per_video"],
+        overall={k.removeprefix("val/"): v for k, v in result["metrics"].items() if k in keys.OVERALL_KEYS.values()},
+        frames=[FrameRow(*row) for row in result["per_frame"]],
+        params=result["params"],
+        train_seconds=result["train_seconds"],
+        to_final_psnr_seconds=result.get("to_final_psnr_seconds"),
+        global_step=result.get("global_step"),
+        started_at=datetime.now(UTC),
         samples={v: {k: Path(p) for k, p in crops.items()} for v, crops in result.get("samples", {}).items()},
         source="job result",
     )
@@ -100,8 +108,7 @@ def _print_refiner_gain(arm: str, result: dict) -> None:
         return
     gains = {v: result["per_video"][v]["psnr"] - p for v, p in stage1.items() if v in result["per_video"]}
     cells = ", ".join(f"{v} {g:+.3f}" for v, g in sorted(gains.items()))
-    print(f"{arm}: refiner gain over stage one (RGB PSNR, dB): mean {sum(gains.values()) / len(gains):+.3f} "
-          f"({cells})")
+    print(f"{arm}: refiner gain over stage one (RGB PSNR, dB): mean {sum(gains.values()) / len(gains):+.3f} ({cells})")
 
 
 def _report(cfg: DictConfig, group: str, records: list[RunRecord]) -> None:
@@ -112,16 +119,23 @@ def _report(cfg: DictConfig, group: str, records: list[RunRecord]) -> None:
     runs = records
     offline = cfg.logger.enabled and resolve_mode(cfg.logger.mode) == "offline"
     if offline and cfg.arm is None:
-        from_wandb = [r for r in read_offline_runs(Path(cfg.logger.dir) / "wandb", group=group)
-                      if "arm" in r.tags and r.arm in arm_names(cfg)]
+        from_wandb = [
+            r
+            for r in read_offline_runs(Path(cfg.logger.dir) / "wandb", group=group)
+            if "arm" in r.tags and r.arm in arm_names(cfg)
+        ]
         if from_wandb:
             runs = from_wandb
     out = Path(cfg.paths.reports_dir) / group
     title = f"{group}: {cfg.experiment.description}".rstrip(": ")
     baseline = cfg.experiment.baseline_arm  # one non-baseline arm of a sweep (its own job) reports alone
     baseline = baseline if any(r.arm == baseline for r in runs) else None
-    report = write_report(runs, out if cfg.report and cfg.arm is None else out / "partial" / (cfg.arm or "all"),
-                          baseline=baseline, title=title)
+    report = write_report(
+        runs,
+        out if cfg.report and cfg.arm is None else out / "partial" / (cfg.arm or "all"),
+        baseline=baseline,
+        title=title,
+    )
     table = report.tables.get("per_video") or next(iter(report.tables.values()), None)
     if table is not None:
         print("\n" + to_markdown(table))

@@ -51,7 +51,7 @@ def _samples_to_png(system: RestorationSystem, folder: Path) -> dict[str, dict[s
     out: dict[str, dict[str, str]] = {}
     for video, crops in system.val_samples.items():
         for kind, tensor in crops.items():
-            image = (tensor.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy())
+            image = tensor.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
             path = folder / f"{video}__{kind}.png"
             write_png(image, path)
             out.setdefault(video, {})[kind] = str(path)
@@ -66,14 +66,22 @@ def _fit(spec: FitSpec) -> dict:
         run_id = job.wandb_id(new_run_id)
         logger = training_logger(spec.logger_cfg, spec.name, "jobs", spec.job_type, run_id, spec.log_config)
     interval = spec.val_every or spec.max_steps
-    checkpoint = ModelCheckpoint(dirpath=str(job.root), filename="step{step}", save_top_k=0, save_last=True,
-                                 every_n_train_steps=interval)
+    checkpoint = ModelCheckpoint(
+        dirpath=str(job.root), filename="step{step}", save_top_k=0, save_last=True, every_n_train_steps=interval
+    )
     callbacks = [checkpoint, preemption.StopAtStepEnd(job.last_checkpoint)] if preemption.installed() else [checkpoint]
     kwargs = dict(spec.trainer_kwargs)
     kwargs["plugins"] = [*(kwargs.get("plugins") or []), *preemption.trainer_plugins()] or None
-    trainer = L.Trainer(max_steps=spec.max_steps, val_check_interval=interval, check_val_every_n_epoch=None,
-                        logger=logger, callbacks=callbacks, default_root_dir=str(job.root),
-                        limit_val_batches=1.0 if spec.evaluate else 0, **kwargs)
+    trainer = L.Trainer(
+        max_steps=spec.max_steps,
+        val_check_interval=interval,
+        check_val_every_n_epoch=None,
+        logger=logger,
+        callbacks=callbacks,
+        default_root_dir=str(job.root),
+        limit_val_batches=1.0 if spec.evaluate else 0,
+        **kwargs,
+    )
     resume = str(job.last_checkpoint) if job.last_checkpoint.is_file() else None
     started = time.perf_counter()
     try:
@@ -99,8 +107,9 @@ def _fit(spec: FitSpec) -> dict:
         "wandb_run": logger.experiment.id if logger else None,
     }
     if logger and rank_zero_only.rank == 0:  # other ranks hold Lightning's dummy experiment
-        logger.experiment.summary.update({keys.MODEL_PARAMS: result["params"],
-                                          keys.TIME_TRAIN_SECONDS: result["train_seconds"]})
+        logger.experiment.summary.update(
+            {keys.MODEL_PARAMS: result["params"], keys.TIME_TRAIN_SECONDS: result["train_seconds"]}
+        )
         logger.experiment.finish()
     return job.finish(result)
 
@@ -112,21 +121,34 @@ def _test(spec: FitSpec, trained: dict) -> dict:
     path = spec.job.root / f"test-{options_key}.json"
     if path.is_file():
         return json.loads(path.read_text())
-    fresh_final_val = (system.val_scores and system.val_history and system.test_options == system.eval_options
-                       and trained.get("global_step") == spec.max_steps and not system.trainer.sanity_checking)
+    fresh_final_val = (
+        system.val_scores
+        and system.val_history
+        and system.test_options == system.eval_options
+        and trained.get("global_step") == spec.max_steps
+        and not system.trainer.sanity_checking
+    )
     if not fresh_final_val:  # the last validation of a fit that just ran is already this evaluation
         state = torch.load(trained["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
         system.load_state_dict(state)
-        trainer = L.Trainer(logger=False, callbacks=[], enable_checkpointing=False,
-                            default_root_dir=str(spec.job.root),
-                            **{k: v for k, v in spec.trainer_kwargs.items()
-                               if k in ("accelerator", "precision", "enable_progress_bar")})
+        trainer = L.Trainer(
+            logger=False,
+            callbacks=[],
+            enable_checkpointing=False,
+            default_root_dir=str(spec.job.root),
+            **{
+                k: v for k, v in spec.trainer_kwargs.items() if k in ("accelerator", "precision", "enable_progress_bar")
+            },
+        )
         trainer.test(system, datamodule=spec.datamodule, verbose=False)
     result = {
         "metrics": dict(system.last_val_metrics),
         "per_video": {s.video: s.means() for s in system.val_scores},
-        "per_frame": [[s.video, i, p, q, bool(s.pqf[i]) if s.pqf else False]
-                      for s in system.val_scores for i, (p, q) in enumerate(zip(s.psnr, s.psnr_lq, strict=True))],
+        "per_frame": [
+            [s.video, i, p, q, bool(s.pqf[i]) if s.pqf else False]
+            for s in system.val_scores
+            for i, (p, q) in enumerate(zip(s.psnr, s.psnr_lq, strict=True))
+        ],
         "samples": _samples_to_png(system, spec.job.root / f"samples-{options_key}"),
         "per_video_stage1": dict(system.val_input_psnr),
         "test_options": asdict(system.test_options),
@@ -150,5 +172,7 @@ def load_samples(result: dict) -> dict[str, dict[str, np.ndarray]]:
     """The sample crops a finished job saved, as RGB arrays (for the arm's W&B run)."""
     from vsr_lightning.data.video_io import read_png
 
-    return {video: {kind: read_png(Path(p)) for kind, p in crops.items()}
-            for video, crops in result.get("samples", {}).items()}
+    return {
+        video: {kind: read_png(Path(p)) for kind, p in crops.items()}
+        for video, crops in result.get("samples", {}).items()
+    }

@@ -42,8 +42,13 @@ VOLATILE_DATA_KEYS = ("cleaning_report", "num_workers", "embedded_root", "frame_
 def git_commit() -> str:
     """Commit of the code that ran, for the logged config ("unknown" outside a git checkout)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).resolve().parent,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -104,17 +109,21 @@ class Pipeline:
     def log_config(self, job_type: str, extra: dict | None = None) -> dict:
         """Resolved configuration plus provenance, as logged with every W&B run."""
         config = _plain(self.cfg)
-        config.update({
-            keys.CONFIG_ARM: self.arm,
-            keys.CONFIG_EXPERIMENT: self.cfg.experiment.name,
-            keys.CONFIG_BASELINE_ARM: self.cfg.experiment.baseline_arm,
-            keys.CONFIG_GIT_COMMIT: git_commit(),
-            keys.CONFIG_DATA_MANIFEST_HASH: self.manifest_hash,
-            keys.CONFIG_PSNR_CONVENTION: {keys.CONVENTION_CHANNEL: "rgb",
-                                          keys.CONVENTION_CROP_BORDER: self.cfg.crop_border,
-                                          keys.CONVENTION_AVERAGE: PsnrConvention().average},
-            "job_type": job_type,
-        })
+        config.update(
+            {
+                keys.CONFIG_ARM: self.arm,
+                keys.CONFIG_EXPERIMENT: self.cfg.experiment.name,
+                keys.CONFIG_BASELINE_ARM: self.cfg.experiment.baseline_arm,
+                keys.CONFIG_GIT_COMMIT: git_commit(),
+                keys.CONFIG_DATA_MANIFEST_HASH: self.manifest_hash,
+                keys.CONFIG_PSNR_CONVENTION: {
+                    keys.CONVENTION_CHANNEL: "rgb",
+                    keys.CONVENTION_CROP_BORDER: self.cfg.crop_border,
+                    keys.CONVENTION_AVERAGE: PsnrConvention().average,
+                },
+                "job_type": job_type,
+            }
+        )
         config.update(extra or {})
         return config
 
@@ -123,31 +132,43 @@ class Pipeline:
         optim = stage_cfg.optim
         kwargs = {
             "loss": stage_cfg.loss,
-            "lr": optim.lr, "betas": tuple(optim.betas), "weight_decay": optim.weight_decay,
-            "warmup_steps": optim.warmup_steps, "restart_periods": list(optim.restart_periods),
+            "lr": optim.lr,
+            "betas": tuple(optim.betas),
+            "weight_decay": optim.weight_decay,
+            "warmup_steps": optim.warmup_steps,
+            "restart_periods": list(optim.restart_periods),
             "ema_decay": stage_cfg.get("ema_decay"),
             "evaluation": _plain(stage_cfg.evaluation) if "evaluation" in stage_cfg else None,
             "test_evaluation": {k: v for k, v in _plain(stage_cfg.test_evaluation).items() if v is not None}
-            if "test_evaluation" in stage_cfg else None,
+            if "test_evaluation" in stage_cfg
+            else None,
             "crop_border": self.cfg.crop_border,
         }
         if phase is not None and phase.phase > 0:
             warmup = min(int(optim.warmup_steps), max(0, max_steps - 1))
-            kwargs.update(loss=phase.loss, lr=phase.lr if phase.lr is not None else optim.lr, warmup_steps=warmup,
-                          restart_periods=[max(1, max_steps - warmup)])
+            kwargs.update(
+                loss=phase.loss,
+                lr=phase.lr if phase.lr is not None else optim.lr,
+                warmup_steps=warmup,
+                restart_periods=[max(1, max_steps - warmup)],
+            )
         return kwargs
 
     # -- stage one -----------------------------------------------------------------------------
     def stage1_plan(self) -> list[TrainingStep]:
         """Stage one's jobs in order: the progressive steps (or the one job) of phase 0, then the later phases."""
         s1 = self.cfg.stage1
-        growth = [list(x) for x in s1.progressive] if s1.progressive else [[s1.model.num_reconstruction_blocks,
-                                                                           s1.max_steps]]
+        growth = (
+            [list(x) for x in s1.progressive]
+            if s1.progressive
+            else [[s1.model.num_reconstruction_blocks, s1.max_steps]]
+        )
         plan = [TrainingStep(int(blocks), self.steps(n), 0, str(s1.loss)) for blocks, n in growth]
         for number, phase in enumerate(s1.phases or [], start=1):
             sources = _plain(phase.train_sources)
-            plan.append(TrainingStep(plan[-1].blocks, self.steps(phase.steps), number, str(phase.loss), sources,
-                                     phase.lr))
+            plan.append(
+                TrainingStep(plan[-1].blocks, self.steps(phase.steps), number, str(phase.loss), sources, phase.lr)
+            )
         return plan
 
     def stage1(self) -> dict:
@@ -164,10 +185,17 @@ class Pipeline:
         s1 = self.cfg.stage1
         blocks, n_steps = step.blocks, step.steps
         model_cfg = {**_plain(s1.model), "num_reconstruction_blocks": int(blocks)}
-        spec = {**self.data_spec(), "stage1": _plain(s1), "model": model_cfg, "steps": n_steps, "seed": self.cfg.seed,
-                "init_weights": weights_identity(s1.init) if previous is None else None,
-                "trainer": self.trainer_kwargs, "previous": previous["key"] if previous else None,
-                "crop_border": self.cfg.crop_border}
+        spec = {
+            **self.data_spec(),
+            "stage1": _plain(s1),
+            "model": model_cfg,
+            "steps": n_steps,
+            "seed": self.cfg.seed,
+            "init_weights": weights_identity(s1.init) if previous is None else None,
+            "trainer": self.trainer_kwargs,
+            "previous": previous["key"] if previous else None,
+            "crop_border": self.cfg.crop_border,
+        }
         spec["stage1"].pop("test_evaluation", None)  # testing options do not change training
         spec["stage1"].pop("phases", None)  # a phase's job depends on its own phase and the jobs before it
         if step.phase > 0:
@@ -184,25 +212,49 @@ class Pipeline:
             elif s1.init:  # a deeper trunk than the file's (a progressive arm) starts with identity blocks
                 load_network_weights_into(net, s1.init, grow_from_smaller=True)
                 lineage.append({"init": str(s1.init)})
-            lineage.append({"job": job.key, "reconstruction_blocks": int(blocks), "steps": int(n_steps),
-                            **(step.describe() if step.phase > 0 else {})})
-            system = StageOneSystem(net, flow_freeze_steps=s1.flow_freeze_steps if previous is None else 0,
-                                    flow_lr_mult=s1.flow_lr_mult, lineage=lineage, model_config=model_cfg,
-                                    **self._system_kwargs(s1, n_steps, step))
+            lineage.append(
+                {
+                    "job": job.key,
+                    "reconstruction_blocks": int(blocks),
+                    "steps": int(n_steps),
+                    **(step.describe() if step.phase > 0 else {}),
+                }
+            )
+            system = StageOneSystem(
+                net,
+                flow_freeze_steps=s1.flow_freeze_steps if previous is None else 0,
+                flow_lr_mult=s1.flow_lr_mult,
+                lineage=lineage,
+                model_config=model_cfg,
+                **self._system_kwargs(s1, n_steps, step),
+            )
             overrides: dict[str, Any] = {"batch_size": s1.batch_size} if s1.batch_size else {}
             if step.train_sources is not None:
                 overrides["train_sources"] = step.train_sources
-            fit = FitSpec(job, system, self.datamodule(**overrides), n_steps, self.val_every(s1.val_every, n_steps),
-                          self.trainer_kwargs,
-                          self.cfg.logger, f"stage1-{blocks}blk-{job.key}", "stage1",
-                          self.log_config("stage1", {"lineage": lineage}), evaluate=last)
+            fit = FitSpec(
+                job,
+                system,
+                self.datamodule(**overrides),
+                n_steps,
+                self.val_every(s1.val_every, n_steps),
+                self.trainer_kwargs,
+                self.cfg.logger,
+                f"stage1-{blocks}blk-{job.key}",
+                "stage1",
+                self.log_config("stage1", {"lineage": lineage}),
+                evaluate=last,
+            )
             return run_fit(fit)
 
     def stage1_outputs(self, stage1: dict) -> Path:
         """Stage one's outputs on the training and validation videos, cached as PNG frames."""
         s2 = self.cfg.stage2
-        spec = {**self.data_spec(), "stage1": stage1["key"], "max_frames": s2.outputs_max_frames,
-                "evaluation": _plain(self.cfg.stage1.evaluation)}
+        spec = {
+            **self.data_spec(),
+            "stage1": stage1["key"],
+            "max_frames": s2.outputs_max_frames,
+            "evaluation": _plain(self.cfg.stage1.evaluation),
+        }
         job = JobDir.create(self.runs_dir, "stage1_outputs", spec)
         out = job.root / "outputs"
         with job.lock():
@@ -234,8 +286,14 @@ class Pipeline:
     def pretrain(self) -> dict:
         """Gaussian colour-denoising pre-training of the refiner on stills and training GT frames."""
         pre, s2 = self.cfg.pretrain, self.cfg.stage2
-        spec = {"pretrain": _plain(pre), "model": _plain(s2.model), "manifest": self.manifest_hash,
-                "seed": self.cfg.seed, "trainer": self.trainer_kwargs, "steps": self.steps(pre.max_steps)}
+        spec = {
+            "pretrain": _plain(pre),
+            "model": _plain(s2.model),
+            "manifest": self.manifest_hash,
+            "seed": self.cfg.seed,
+            "trainer": self.trainer_kwargs,
+            "steps": self.steps(pre.max_steps),
+        }
         spec["pretrain"].pop("val_every", None)  # checkpoint interval: resume is exact, results do not change
         job = JobDir.create(self.runs_dir, "pretrain", spec)
         with job.lock():
@@ -251,16 +309,36 @@ class Pipeline:
                     gt_store = ds._stores[ds.videos.index(entry)][1]
                     step = max(1, entry.num_frames // max(1, pre.frames_per_video))
                     images += [gt_store.folder / frame_name(t) for t in range(0, entry.num_frames, step)]
-            data = NoisyStillsDataModule(images, pre.patch, tuple(pre.noise_sigma), pre.batch_size,
-                                         samples_per_epoch=max(64, pre.batch_size * 8), seed=self.cfg.seed)
+            data = NoisyStillsDataModule(
+                images,
+                pre.patch,
+                tuple(pre.noise_sigma),
+                pre.batch_size,
+                samples_per_epoch=max(64, pre.batch_size * 8),
+                seed=self.cfg.seed,
+            )
             net = hydra.utils.instantiate(s2.model)
-            system = StageTwoSystem(net, job_type="pretrain", model_config=_plain(s2.model),
-                                    lineage=[{"job": job.key, "pretrain": "gaussian denoising"}],
-                                    **self._system_kwargs(pre, self.steps(pre.max_steps)))
+            system = StageTwoSystem(
+                net,
+                job_type="pretrain",
+                model_config=_plain(s2.model),
+                lineage=[{"job": job.key, "pretrain": "gaussian denoising"}],
+                **self._system_kwargs(pre, self.steps(pre.max_steps)),
+            )
             n_steps = self.steps(pre.max_steps)
-            fit = FitSpec(job, system, data, n_steps, self.val_every(pre.val_every, n_steps), self.trainer_kwargs,
-                          self.cfg.logger,
-                          f"pretrain-{job.key}", "pretrain", self.log_config("pretrain"), evaluate=False)
+            fit = FitSpec(
+                job,
+                system,
+                data,
+                n_steps,
+                self.val_every(pre.val_every, n_steps),
+                self.trainer_kwargs,
+                self.cfg.logger,
+                f"pretrain-{job.key}",
+                "pretrain",
+                self.log_config("pretrain"),
+                evaluate=False,
+            )
             return run_fit(fit)
 
     def stage2(self) -> dict:
@@ -277,10 +355,17 @@ class Pipeline:
         elif init not in (None, "scratch"):
             init_checkpoint = str(init)
             lineage = [{"init": init_checkpoint}]
-        spec = {**self.data_spec(), "stage2": _plain(s2), "stage1": stage1["key"], "init": init_checkpoint,
-                "init_weights": weights_identity(init_checkpoint) if init != "pretrain" else None,
-                "seed": self.cfg.seed, "trainer": self.trainer_kwargs, "crop_border": self.cfg.crop_border,
-                "steps": self.steps(s2.max_steps)}
+        spec = {
+            **self.data_spec(),
+            "stage2": _plain(s2),
+            "stage1": stage1["key"],
+            "init": init_checkpoint,
+            "init_weights": weights_identity(init_checkpoint) if init != "pretrain" else None,
+            "seed": self.cfg.seed,
+            "trainer": self.trainer_kwargs,
+            "crop_border": self.cfg.crop_border,
+            "steps": self.steps(s2.max_steps),
+        }
         spec["stage2"].pop("test_evaluation", None)
         job = JobDir.create(self.runs_dir, "stage2", spec)
         with job.lock():
@@ -290,13 +375,33 @@ class Pipeline:
                 load_network_weights_into(net, init_checkpoint)
             lineage.append({"job": job.key, "stage1": stage1["key"]})
             n_steps = self.steps(s2.max_steps)
-            system = StageTwoSystem(net, job_type="stage2", model_config=_plain(s2.model), lineage=lineage,
-                                    **self._system_kwargs(s2, n_steps))
-            dm = self.datamodule(input_root=str(inputs), window=1, patch=s2.patch, batch_size=s2.batch_size,
-                                 train_max_frames=s2.outputs_max_frames, drop_duplicates=False)
-            fit = FitSpec(job, system, dm, n_steps, self.val_every(s2.val_every, n_steps), self.trainer_kwargs,
-                          self.cfg.logger,
-                          f"stage2-{job.key}", "stage2", self.log_config("stage2", {"lineage": lineage}))
+            system = StageTwoSystem(
+                net,
+                job_type="stage2",
+                model_config=_plain(s2.model),
+                lineage=lineage,
+                **self._system_kwargs(s2, n_steps),
+            )
+            dm = self.datamodule(
+                input_root=str(inputs),
+                window=1,
+                patch=s2.patch,
+                batch_size=s2.batch_size,
+                train_max_frames=s2.outputs_max_frames,
+                drop_duplicates=False,
+            )
+            fit = FitSpec(
+                job,
+                system,
+                dm,
+                n_steps,
+                self.val_every(s2.val_every, n_steps),
+                self.trainer_kwargs,
+                self.cfg.logger,
+                f"stage2-{job.key}",
+                "stage2",
+                self.log_config("stage2", {"lineage": lineage}),
+            )
             return run_fit(fit)
 
     def run(self) -> dict:

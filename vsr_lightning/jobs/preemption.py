@@ -166,8 +166,12 @@ class StopAtStepEnd(Callback):
         trainer.strategy.barrier("preemption-save")
         signum = _state.pending if _state.pending is not None else signal.SIGTERM
         _state.stopping, _state.pending = True, None
-        print(f"preemption: {signal.Signals(signum).name} during step {trainer.global_step}: saved "
-              f"{self.last_checkpoint} at step {trainer.global_step}", file=sys.stderr, flush=True)
+        print(
+            f"preemption: {signal.Signals(signum).name} during step {trainer.global_step}: saved "
+            f"{self.last_checkpoint} at step {trainer.global_step}",
+            file=sys.stderr,
+            flush=True,
+        )
         raise JobInterrupted(signum)  # run_fit's deferred() requeues on the time limit, once W&B is done
 
 

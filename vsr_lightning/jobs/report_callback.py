@@ -19,8 +19,16 @@ class ExperimentReportCallback(Callback):
 def _failed_arm(group: str, arm: str, why: str) -> Any:
     from vsr_lightning.report.run_record import RunRecord, RunState
 
-    return RunRecord(run_id=f"failed-{arm}", name=f"{group}/{arm}", group=group, arm=arm, job_type=None,
-                     state=RunState.CRASHED, state_detail=why, source="launcher")
+    return RunRecord(
+        run_id=f"failed-{arm}",
+        name=f"{group}/{arm}",
+        group=group,
+        arm=arm,
+        job_type=None,
+        state=RunState.CRASHED,
+        state_detail=why,
+        source="launcher",
+    )
 
 
 def write_multirun_report(config: DictConfig, failures: dict[str, str] | None = None) -> None:
@@ -31,8 +39,10 @@ def write_multirun_report(config: DictConfig, failures: dict[str, str] | None = 
 
     failures = failures or {}
     if not config.logger.enabled or resolve_mode(config.logger.mode) != "offline":
-        print("multirun done; online runs: `python -m vsr_lightning.report --group "
-              f"{config.experiment.name} --project {config.logger.project}` writes the report")
+        print(
+            "multirun done; online runs: `python -m vsr_lightning.report --group "
+            f"{config.experiment.name} --project {config.logger.project}` writes the report"
+        )
         return
     group = config.experiment.name
     runs = [r for r in read_offline_runs(Path(config.logger.dir) / "wandb", group=group) if "arm" in r.tags]
@@ -41,6 +51,10 @@ def write_multirun_report(config: DictConfig, failures: dict[str, str] | None = 
         print(f"multirun done; no finished arm runs in group {group!r} to report")
         return
     baseline = None if config.experiment.baseline_arm in failures else config.experiment.baseline_arm
-    report = write_report(runs, Path(config.paths.reports_dir) / group, baseline=baseline,
-                          title=f"{group}: {config.experiment.description}".rstrip(": "))
+    report = write_report(
+        runs,
+        Path(config.paths.reports_dir) / group,
+        baseline=baseline,
+        title=f"{group}: {config.experiment.description}".rstrip(": "),
+    )
     print(f"report: {report.markdown}")

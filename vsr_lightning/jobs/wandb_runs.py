@@ -66,10 +66,15 @@ def start_run(mode: str, init_timeout: float, offline_fallback: bool = True, **i
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         wandb.teardown()  # the failed online attempt still holds the run id: release it first
         if not offline_fallback:
-            raise WandbUnreachable(f"W&B server {server_url()} unreachable ({reason}); logger.offline_fallback="
-                                   "false asks for online logging only") from None
-        print(f"warning: W&B server {server_url()} unreachable ({reason}); logging offline under "
-              f"{init.get('dir')}/wandb, upload later with `wandb sync`", file=sys.stderr)
+            raise WandbUnreachable(
+                f"W&B server {server_url()} unreachable ({reason}); logger.offline_fallback="
+                "false asks for online logging only"
+            ) from None
+        print(
+            f"warning: W&B server {server_url()} unreachable ({reason}); logging offline under "
+            f"{init.get('dir')}/wandb, upload later with `wandb sync`",
+            file=sys.stderr,
+        )
         return wandb.init(mode="offline", **init)
 
 
@@ -81,14 +86,29 @@ def training_logger(logger_cfg: Any, name: str, group: str, job_type: str, run_i
     _quiet_env()
     save_dir = Path(logger_cfg.dir)
     save_dir.mkdir(parents=True, exist_ok=True)
-    init = {"project": logger_cfg.project, "entity": logger_cfg.entity, "name": name, "group": group,
-            "job_type": job_type, "id": run_id, "resume": "allow", "dir": str(save_dir), "config": config,
-            "tags": list(logger_cfg.tags)}
-    experiment = start_run(resolve_mode(logger_cfg.mode), logger_cfg.init_timeout,
-                           logger_cfg.offline_fallback, **init) \
-        if rank_zero_only.rank == 0 else None
-    return WandbLogger(experiment=experiment, save_dir=str(save_dir), **{k: v for k, v in init.items() if k != "dir"},
-                       mode=resolve_mode(logger_cfg.mode))
+    init = {
+        "project": logger_cfg.project,
+        "entity": logger_cfg.entity,
+        "name": name,
+        "group": group,
+        "job_type": job_type,
+        "id": run_id,
+        "resume": "allow",
+        "dir": str(save_dir),
+        "config": config,
+        "tags": list(logger_cfg.tags),
+    }
+    experiment = (
+        start_run(resolve_mode(logger_cfg.mode), logger_cfg.init_timeout, logger_cfg.offline_fallback, **init)
+        if rank_zero_only.rank == 0
+        else None
+    )
+    return WandbLogger(
+        experiment=experiment,
+        save_dir=str(save_dir),
+        **{k: v for k, v in init.items() if k != "dir"},
+        mode=resolve_mode(logger_cfg.mode),
+    )
 
 
 def new_run_id() -> str:
@@ -97,17 +117,34 @@ def new_run_id() -> str:
 
 
 @rank_zero_only
-def log_arm_run(logger_cfg: Any, group: str, arm: str, job_type: str, config: dict, result: dict,
-                samples: dict[str, dict[str, np.ndarray]] | None = None) -> str:
+def log_arm_run(
+    logger_cfg: Any,
+    group: str,
+    arm: str,
+    job_type: str,
+    config: dict,
+    result: dict,
+    samples: dict[str, dict[str, np.ndarray]] | None = None,
+) -> str:
     """Create the arm's run in the experiment group from a finished job's result; returns its id."""
     import wandb
 
     _quiet_env()
     Path(logger_cfg.dir).mkdir(parents=True, exist_ok=True)
-    run = start_run(resolve_mode(logger_cfg.mode), logger_cfg.init_timeout, logger_cfg.offline_fallback,
-                    project=logger_cfg.project,
-                    entity=logger_cfg.entity, group=group, name=f"{group}/{arm}", job_type=job_type, config=config,
-                    dir=str(logger_cfg.dir), tags=[*logger_cfg.tags, "arm"], reinit="finish_previous")
+    run = start_run(
+        resolve_mode(logger_cfg.mode),
+        logger_cfg.init_timeout,
+        logger_cfg.offline_fallback,
+        project=logger_cfg.project,
+        entity=logger_cfg.entity,
+        group=group,
+        name=f"{group}/{arm}",
+        job_type=job_type,
+        config=config,
+        dir=str(logger_cfg.dir),
+        tags=[*logger_cfg.tags, "arm"],
+        reinit="finish_previous",
+    )
     try:
         summary: dict[str, Any] = dict(result["metrics"])
         summary[keys.MODEL_PARAMS] = result["params"]
@@ -115,9 +152,13 @@ def log_arm_run(logger_cfg: Any, group: str, arm: str, job_type: str, config: di
         if result.get("to_final_psnr_seconds") is not None:
             summary[keys.TIME_TO_FINAL_PSNR_SECONDS] = result["to_final_psnr_seconds"]
         summary[keys.TRAINER_GLOBAL_STEP] = result.get("global_step")
-        per_video = wandb.Table(columns=list(keys.PER_VIDEO_COLUMNS),
-                                data=[[v[c] if c != "video" else name for c in keys.PER_VIDEO_COLUMNS]
-                                      for name, v in ((n, {**m, "video": n}) for n, m in result["per_video"].items())])
+        per_video = wandb.Table(
+            columns=list(keys.PER_VIDEO_COLUMNS),
+            data=[
+                [v[c] if c != "video" else name for c in keys.PER_VIDEO_COLUMNS]
+                for name, v in ((n, {**m, "video": n}) for n, m in result["per_video"].items())
+            ],
+        )
         per_frame = wandb.Table(columns=list(keys.PER_FRAME_COLUMNS), data=result["per_frame"])
         media: dict[str, Any] = {keys.TABLE_PER_VIDEO: per_video, keys.TABLE_PER_FRAME: per_frame}
         if logger_cfg.log_samples and samples:

@@ -9,7 +9,11 @@ from __future__ import annotations
 from vsr_lightning.data.pairing import sequence_name
 
 CLASS_SIZES: dict[str, tuple[int, int]] = {
-    "A": (2560, 1600), "B": (1920, 1080), "C": (832, 480), "D": (416, 240), "E": (1280, 720),
+    "A": (2560, 1600),
+    "B": (1920, 1080),
+    "C": (832, 480),
+    "D": (416, 240),
+    "E": (1280, 720),
 }
 TEST_SEQUENCES: dict[str, tuple[str, ...]] = {
     "A": ("Traffic", "PeopleOnStreet"),

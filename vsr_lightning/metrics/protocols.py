@@ -46,15 +46,21 @@ class Protocol:
 
 PROTOCOLS: dict[str, Protocol] = {
     "ntire22": Protocol(
-        "ntire22", "rgb", False,
+        "ntire22",
+        "rgb",
+        False,
         "RGB PSNR on 8-bit frames (YUV converted by FFmpeg's swscale, BT.601, as ffmpeg's PNG export), peak 255, "
-        "crop border 0, averaged per video then over videos; frames with MSE 0 left out (NTIRE 2022 Track 1)"),
+        "crop border 0, averaged per video then over videos; frames with MSE 0 left out (NTIRE 2022 Track 1)",
+    ),
     "mfqe": Protocol(
-        "mfqe", "y", True,
+        "mfqe",
+        "y",
+        True,
         "Y-channel (BT.601) PSNR and SSIM, Y as stored in 8-bit YUV 4:2:0 (studio range 16-235, not rescaled; "
         "PNG frames: BT.601 studio-range luma of their RGB), peak 255, SSIM Gaussian 11 / 1.5 on the valid "
         "region; Δ = output minus compressed input, mean over frames per sequence, then over sequences "
-        "(MFQE 2.0 / STDF practice); frames with MSE 0 left out"),
+        "(MFQE 2.0 / STDF practice); frames with MSE 0 left out",
+    ),
 }
 
 
@@ -145,11 +151,16 @@ def score_video(protocol: Protocol, name: str, output: FrameSource, lq: FrameSou
     if count != gt.num_frames:
         raise DataError(gt.path, f"decoded {count} frames of {gt.num_frames} beside {output.path} and {lq.path}")
     return VideoResult(
-        name=name, video_class=jctvc_class(name, gt.width, gt.height), frames=count,
-        psnr=psnr.mean, psnr_lq=psnr_lq.mean,
+        name=name,
+        video_class=jctvc_class(name, gt.width, gt.height),
+        frames=count,
+        psnr=psnr.mean,
+        psnr_lq=psnr_lq.mean,
         ssim=sum(ssim) / count if protocol.ssim else None,
         ssim_lq=sum(ssim_lq) / count if protocol.ssim else None,
-        left_out=psnr.left_out, left_out_lq=psnr_lq.left_out, luma_from_rgb=from_rgb,
+        left_out=psnr.left_out,
+        left_out_lq=psnr_lq.left_out,
+        luma_from_rgb=from_rgb,
     )
 
 

@@ -24,9 +24,13 @@ MFQE_PUBLISHED: tuple[PublishedMethod, ...] = (
     PublishedMethod("STDF-R3", 0.75),
     PublishedMethod("STDF-R3L", 0.83, {"BasketballPass": 1.08}),
     PublishedMethod("RFDA", 0.91, {"BasketballPass": 1.12}),
-    PublishedMethod("BasicVSR++", 1.083, {"BasketballPass": 1.309},
-                    note="BasicVSR++ trained on LDV 2.0, tested on the sequences re-encoded with HM 16.20, "
-                         "averaged over 16 sequences (Traffic and PeopleOnStreet left out)"),
+    PublishedMethod(
+        "BasicVSR++",
+        1.083,
+        {"BasketballPass": 1.309},
+        note="BasicVSR++ trained on LDV 2.0, tested on the sequences re-encoded with HM 16.20, "
+        "averaged over 16 sequences (Traffic and PeopleOnStreet left out)",
+    ),
 )
 
 NTIRE22_TRACK1_FINAL: tuple[tuple[str, float], ...] = (

@@ -109,12 +109,22 @@ class VideoScores:
         def mean(v: list[float]) -> float:
             return sum(v) / len(v)
 
-        return {"psnr": mean(self.psnr), "psnr_lq": mean(self.psnr_lq), "ssim": mean(self.ssim),
-                "psnr_y": mean(self.psnr_y), "psnr_y_lq": mean(self.psnr_y_lq)}
+        return {
+            "psnr": mean(self.psnr),
+            "psnr_lq": mean(self.psnr_lq),
+            "ssim": mean(self.ssim),
+            "psnr_y": mean(self.psnr_y),
+            "psnr_y_lq": mean(self.psnr_y_lq),
+        }
 
 
 def score_video(
-    video: str, output: Tensor, lq: Tensor, gt: Tensor, crop_border: int = 0, pqf: Tensor | None = None,
+    video: str,
+    output: Tensor,
+    lq: Tensor,
+    gt: Tensor,
+    crop_border: int = 0,
+    pqf: Tensor | None = None,
     chunk: int = 16,
 ) -> VideoScores:
     """Score a ``(T, 3, H, W)`` output and its compressed input against the original, frame by frame."""

@@ -59,7 +59,11 @@ class BasicVSRPlusPlus(nn.Module):
         self.backbone = nn.ModuleDict()
         for i, name in enumerate(BRANCHES):
             self.deform_align[name] = SecondOrderDeformableAlignment(
-                2 * mid_channels, mid_channels, 3, padding=1, deform_groups=deform_groups,
+                2 * mid_channels,
+                mid_channels,
+                3,
+                padding=1,
+                deform_groups=deform_groups,
                 max_residue_magnitude=max_residue_magnitude,
             )
             self.backbone[name] = ResidualBlocksWithInputConv((2 + i) * mid_channels, mid_channels, num_blocks)
@@ -90,9 +94,15 @@ class BasicVSRPlusPlus(nn.Module):
         init (identity-dominated, as in BasicSR); released weights overwrite all of this.
         """
         extract = self.feat_extract
-        convs = [child_as(extract[0], nn.Conv2d), child_as(extract[2], nn.Conv2d),
-                 child_as(extract[4], ResidualBlocksWithInputConv).input_conv,
-                 self.reconstruction.input_conv, self.upconv1, self.upconv2, self.conv_hr]
+        convs = [
+            child_as(extract[0], nn.Conv2d),
+            child_as(extract[2], nn.Conv2d),
+            child_as(extract[4], ResidualBlocksWithInputConv).input_conv,
+            self.reconstruction.input_conv,
+            self.upconv1,
+            self.upconv2,
+            self.conv_hr,
+        ]
         convs += [child_as(self.backbone[name], ResidualBlocksWithInputConv).input_conv for name in BRANCHES]
         aligns = [child_as(self.deform_align[name], SecondOrderDeformableAlignment) for name in BRANCHES]
         weights = [conv.weight for conv in convs] + [align.weight for align in aligns]
@@ -189,9 +199,7 @@ class BasicVSRPlusPlus(nn.Module):
                     flow_n2 = torch.zeros_like(flow_n1)
                     cond_n2 = torch.zeros_like(cond_n1)
                 else:
-                    feat_n2, flow_n2, cond_n2 = self._second_order_input(
-                        props, src, idx, step, step_flow, flow_n1
-                    )
+                    feat_n2, flow_n2, cond_n2 = self._second_order_input(props, src, idx, step, step_flow, flow_n1)
                 cond = torch.cat([cond_n1, feat_current, cond_n2], dim=1)
                 feat_prop = torch.cat([feat_prop, feat_n2], dim=1)
                 feat_prop = self.deform_align[branch](feat_prop, cond, flow_n1, flow_n2)

@@ -57,8 +57,10 @@ def _read_problem(exc: Exception) -> str:
     """One line for a failed ``torch.load``: the blocked global when the file carries pickled code."""
     text = str(exc)
     if blocked := _BLOCKED_GLOBAL.search(text):
-        return (f"refused: it asks to load {blocked.group(1)} (pickled code or objects; only tensors and plain "
-                "containers are read, weights_only=True)")
+        return (
+            f"refused: it asks to load {blocked.group(1)} (pickled code or objects; only tensors and plain "
+            "containers are read, weights_only=True)"
+        )
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return f"cannot be read as a torch checkpoint ({type(exc).__name__}: {first[:200]})"
 
@@ -70,7 +72,7 @@ def extract_state_dict(
     if isinstance(obj.get("state_dict"), Mapping):
         sd = dict(obj["state_dict"])
         if any(k.startswith("generator.") for k in sd):
-            sd = {k[len("generator."):]: v for k, v in sd.items() if k.startswith("generator.")}
+            sd = {k[len("generator.") :]: v for k, v in sd.items() if k.startswith("generator.")}
         layout = "mmagic"
     elif isinstance(obj.get("params_ema"), Mapping) or isinstance(obj.get("params"), Mapping):
         if prefer_ema and isinstance(obj.get("params_ema"), Mapping):
@@ -87,7 +89,7 @@ def extract_state_dict(
     if bad:
         raise ValueError(f"checkpoint {path}: not a state dict (non-tensor entries: {bad[:5]})")
     if sd and all(k.startswith("module.") for k in sd):
-        sd = {k[len("module."):]: v for k, v in sd.items()}
+        sd = {k[len("module.") :]: v for k, v in sd.items()}
     if any(_MM_SPYNET.search(k) for k in sd) or any(k.startswith(("upsample1.", "upsample2.")) for k in sd):
         layout = "mmagic"
     return sd, layout
@@ -102,7 +104,7 @@ def convert_state_dict(sd: Mapping[str, Tensor], source: Layout = "auto") -> dic
         new = _MM_SPYNET.sub(lambda m: f"{m.group(1)}{int(m.group(2)) * 2}.{m.group(3)}", key)
         for old_prefix, new_prefix in _MM_RENAMES:
             if new.startswith(old_prefix):
-                new = new_prefix + new[len(old_prefix):]
+                new = new_prefix + new[len(old_prefix) :]
         out[new] = value
     return out
 
@@ -124,7 +126,7 @@ def to_mmagic_state_dict(model: nn.Module) -> dict[str, dict[str, Tensor]]:
         new = _BSR_SPYNET.sub(lambda m: f"{m.group(1)}{int(m.group(2)) // 2}.conv.{m.group(3)}", key)
         for mm_prefix, our_prefix in _MM_RENAMES:
             if new.startswith(our_prefix):
-                new = mm_prefix + new[len(our_prefix):]
+                new = mm_prefix + new[len(our_prefix) :]
         out["generator." + new] = value.detach().clone()
     return {"meta": {}, "state_dict": out}
 
@@ -135,9 +137,7 @@ def _fmt(keys: list[str], limit: int = 15) -> str:
     return shown + more
 
 
-def check_and_load(
-    model: nn.Module, sd: Mapping[str, Tensor], path: str | Path, strict: bool = True
-) -> None:
+def check_and_load(model: nn.Module, sd: Mapping[str, Tensor], path: str | Path, strict: bool = True) -> None:
     """Compare keys and shapes with the model, raise a readable ValueError naming ``path``, then load.
 
     SPyNet mean/std are filled from the model when absent; Swin masks/index tables always come from the
@@ -153,7 +153,8 @@ def check_and_load(
     unexpected = sorted(k for k in sd if k not in own)
     shapes = sorted(
         f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own if k in sd and sd[k].shape != own[k].shape
+        for k in own
+        if k in sd and sd[k].shape != own[k].shape
     )
     problems = []
     if strict and missing:
@@ -167,9 +168,7 @@ def check_and_load(
     model.load_state_dict({k: v for k, v in sd.items() if k in own}, strict=strict)
 
 
-def load_basicvsr_pp_weights(
-    model: nn.Module, path: str | Path, strict: bool = True, prefer_ema: bool = True
-) -> str:
+def load_basicvsr_pp_weights(model: nn.Module, path: str | Path, strict: bool = True, prefer_ema: bool = True) -> str:
     """Load official or own BasicVSR++ weights; returns the detected layout."""
     sd, layout = extract_state_dict(read_checkpoint(path), path, prefer_ema)
     check_and_load(model, convert_state_dict(sd, "auto"), path, strict)
@@ -181,14 +180,12 @@ def load_spynet_weights(spynet: nn.Module, path: str | Path, prefer_ema: bool = 
     BasicVSR++ checkpoint."""
     sd, layout = extract_state_dict(read_checkpoint(path), path, prefer_ema)
     if any(k.startswith("spynet.") for k in sd):
-        sd = {k[len("spynet."):]: v for k, v in sd.items() if k.startswith("spynet.")}
+        sd = {k[len("spynet.") :]: v for k, v in sd.items() if k.startswith("spynet.")}
     check_and_load(spynet, convert_state_dict(sd, "auto"), path, strict=True)
     return layout
 
 
-def load_swinir_weights(
-    model: nn.Module, path: str | Path, strict: bool = True, prefer_ema: bool = True
-) -> str:
+def load_swinir_weights(model: nn.Module, path: str | Path, strict: bool = True, prefer_ema: bool = True) -> str:
     """Load SwinIR weights (released as ``{'params': ...}``; ``params_ema`` preferred when present, as for
     every other loader here). Size-dependent ``attn_mask`` and
     ``relative_position_index`` buffers are replaced by the model's own, so any training patch size loads."""

@@ -42,9 +42,9 @@ def blend_weights(size: int, overlap: int, ramp_up_from: int | None, ramp_down: 
     r = torch.arange(1, n + 1, dtype=torch.float32) / (overlap + 1)
     if ramp_up_from is not None and n > 0:
         end = min(ramp_up_from + n, size)
-        w[ramp_up_from:end] = r[:end - ramp_up_from]
+        w[ramp_up_from:end] = r[: end - ramp_up_from]
     if ramp_down and n > 0:
-        w[size - n:] = torch.minimum(w[size - n:], r.flip(0))
+        w[size - n :] = torch.minimum(w[size - n :], r.flip(0))
     return w
 
 
@@ -64,7 +64,7 @@ def framewise(image_fn: Callable[[Tensor], Tensor], batch: int = 4) -> VideoFn:
     def video_fn(x: Tensor, pqf: Tensor | None = None) -> Tensor:
         n, t = x.shape[:2]
         flat = x.reshape(n * t, *x.shape[2:])
-        outs = [image_fn(flat[i:i + batch]) for i in range(0, n * t, batch)]
+        outs = [image_fn(flat[i : i + batch]) for i in range(0, n * t, batch)]
         return torch.cat(outs).reshape(n, t, *outs[0].shape[1:])
 
     return video_fn
@@ -109,16 +109,16 @@ def enhance_video_chunked(
     # weight is the outer product of three 1-D sums: no (T,1,H,W) weight tensor is kept.
     sum_t, sum_h, sum_w = torch.zeros(t), torch.zeros(h), torch.zeros(w)
     for ts, wt in t_windows:
-        sum_t[ts:ts + chunk] += wt
-        clip = lq[ts:ts + chunk]
-        flags = None if pqf is None else pqf[ts:ts + chunk].unsqueeze(0).to(device)
+        sum_t[ts : ts + chunk] += wt
+        clip = lq[ts : ts + chunk]
+        flags = None if pqf is None else pqf[ts : ts + chunk].unsqueeze(0).to(device)
         for hs, wh in h_windows:
             if ts == t_windows[0][0]:
-                sum_h[hs:hs + th] += wh
+                sum_h[hs : hs + th] += wh
             for ws, ww in w_windows:
                 if ts == t_windows[0][0] and hs == h_windows[0][0]:
-                    sum_w[ws:ws + tw] += ww
-                x = clip[:, :, hs:hs + th, ws:ws + tw].unsqueeze(0).to(device)
+                    sum_w[ws : ws + tw] += ww
+                x = clip[:, :, hs : hs + th, ws : ws + tw].unsqueeze(0).to(device)
                 y = model_fn(x) if flags is None else model_fn(x, pqf=flags)
                 y = y[0].float().cpu()
                 if single:
@@ -127,13 +127,17 @@ def enhance_video_chunked(
                     out = torch.zeros(t, y.shape[1], h, w, dtype=torch.float32)
                 # One new tensor, then in place: the model may hand back its (viewed) input, never modify that.
                 y = y.mul(wt.view(-1, 1, 1, 1)).mul_(wh.view(1, 1, -1, 1)).mul_(ww.view(1, 1, 1, -1))
-                out[ts:ts + chunk, :, hs:hs + th, ws:ws + tw] += y
+                out[ts : ts + chunk, :, hs : hs + th, ws : ws + tw] += y
     assert out is not None
     return out.div_(sum_t.view(-1, 1, 1, 1)).div_(sum_h.view(1, 1, -1, 1)).div_(sum_w.view(1, 1, 1, -1))
 
 
 def plan_tile(
-    window_bytes: Callable[[int, int], int], height: int, width: int, budget: int, multiple: int = 4,
+    window_bytes: Callable[[int, int], int],
+    height: int,
+    width: int,
+    budget: int,
+    multiple: int = 4,
     minimum: int = 32,
 ) -> int | None:
     """The largest square tile (a multiple of ``multiple``) whose estimated working set fits ``budget`` bytes.
@@ -150,5 +154,7 @@ def plan_tile(
             return size
         size -= multiple
     need = window_bytes(min(floor, height), min(floor, width)) / 2**30
-    raise ValueError(f"a {floor}x{floor} tile needs about {need:.2f} GiB but only {max(budget, 0) / 2**30:.2f} GiB "
-                     "is left for the model: use a shorter chunk or allow more memory")
+    raise ValueError(
+        f"a {floor}x{floor} tile needs about {need:.2f} GiB but only {max(budget, 0) / 2**30:.2f} GiB "
+        "is left for the model: use a shorter chunk or allow more memory"
+    )

@@ -34,8 +34,7 @@ class SecondOrderDeformableAlignment(nn.Module):
     ) -> None:
         super().__init__()
         if in_channels % deform_groups or deform_groups % 2:
-            raise ValueError(f"in_channels={in_channels} must be divisible by an even deform_groups "
-                             f"({deform_groups})")
+            raise ValueError(f"in_channels={in_channels} must be divisible by an even deform_groups ({deform_groups})")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size

@@ -21,8 +21,9 @@ def flow_warp(
     Pixel coordinates are normalised with ``align_corners=True`` (pixel centres at -1 and 1).
     """
     if x.shape[-2:] != flow.shape[1:3] or flow.shape[-1] != 2:
-        raise ValueError(f"flow must be (N,H,W,2) matching x spatially, got x {tuple(x.shape)}, "
-                         f"flow {tuple(flow.shape)}")
+        raise ValueError(
+            f"flow must be (N,H,W,2) matching x spatially, got x {tuple(x.shape)}, flow {tuple(flow.shape)}"
+        )
     _, _, h, w = x.shape
     grid_y, grid_x = torch.meshgrid(
         torch.arange(h, device=x.device, dtype=flow.dtype),

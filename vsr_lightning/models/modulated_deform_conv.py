@@ -15,8 +15,9 @@ from torch import Tensor
 from torchvision.ops import deform_conv2d
 
 
-def modulated_deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | None, padding: int,
-                            mask: Tensor) -> Tensor:
+def modulated_deform_conv2d(
+    x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | None, padding: int, mask: Tensor
+) -> Tensor:
     """``torchvision.ops.deform_conv2d(x, offset, weight, bias, stride=1, padding=padding, mask=mask)``.
 
     x (N,C,H,W); weight (C_out,C,kh,kw); offset (N, 2*G*kh*kw, H', W') as (dy, dx) pairs per group and
@@ -25,12 +26,14 @@ def modulated_deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor, bias: Ten
     sub-pixel part of displacements of several pixels, and torchvision has no bf16 CPU kernel.
     """
     with torch.autocast(device_type=x.device.type, enabled=False):
-        return _float32_deform_conv2d(x.float(), offset.float(), weight.float(),
-                                      None if bias is None else bias.float(), padding, mask.float())
+        return _float32_deform_conv2d(
+            x.float(), offset.float(), weight.float(), None if bias is None else bias.float(), padding, mask.float()
+        )
 
 
-def _float32_deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | None, padding: int,
-                           mask: Tensor) -> Tensor:
+def _float32_deform_conv2d(
+    x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | None, padding: int, mask: Tensor
+) -> Tensor:
     if x.is_cuda:
         return deform_conv2d(x, offset, weight, bias, stride=1, padding=padding, mask=mask)
     n, c, h, w = x.shape
@@ -38,10 +41,17 @@ def _float32_deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor, bias: Tens
     k = kh * kw
     groups = offset.shape[1] // (2 * k)
     h_out, w_out = h + 2 * padding - kh + 1, w + 2 * padding - kw + 1
-    if c_w != c or offset.shape[1] != 2 * groups * k or c % groups or mask.shape[1] != groups * k \
-            or offset.shape[2:] != (h_out, w_out):
-        raise ValueError(f"inconsistent shapes: x {tuple(x.shape)}, offset {tuple(offset.shape)}, "
-                         f"weight {tuple(weight.shape)}, mask {tuple(mask.shape)}")
+    if (
+        c_w != c
+        or offset.shape[1] != 2 * groups * k
+        or c % groups
+        or mask.shape[1] != groups * k
+        or offset.shape[2:] != (h_out, w_out)
+    ):
+        raise ValueError(
+            f"inconsistent shapes: x {tuple(x.shape)}, offset {tuple(offset.shape)}, "
+            f"weight {tuple(weight.shape)}, mask {tuple(mask.shape)}"
+        )
     off = offset.view(n, groups, k, 2, h_out, w_out)
     # Sampling point of output (y, x) and kernel tap (i, j): (y - pad + i + dy, x - pad + j + dx), mapped to
     # grid_sample's align_corners=False coordinates (2p + 1) / size - 1, which are exact for any size.
@@ -49,10 +59,20 @@ def _float32_deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor, bias: Tens
     tap_x = torch.arange(kw, dtype=x.dtype, device=x.device).repeat(kh) - padding
     base_y = torch.arange(h_out, dtype=x.dtype, device=x.device).view(1, h_out, 1) + tap_y.view(k, 1, 1)
     base_x = torch.arange(w_out, dtype=x.dtype, device=x.device).view(1, 1, w_out) + tap_x.view(k, 1, 1)
-    grid = torch.stack((off[:, :, :, 1].mul(2.0 / w).add_((2 * base_x + 1) / w - 1),
-                        off[:, :, :, 0].mul(2.0 / h).add_((2 * base_y + 1) / h - 1)), dim=-1)
-    sampled = F.grid_sample(x.reshape(n * groups, c // groups, h, w), grid.view(n * groups, k * h_out, w_out, 2),
-                            mode="bilinear", padding_mode="zeros", align_corners=False)
+    grid = torch.stack(
+        (
+            off[:, :, :, 1].mul(2.0 / w).add_((2 * base_x + 1) / w - 1),
+            off[:, :, :, 0].mul(2.0 / h).add_((2 * base_y + 1) / h - 1),
+        ),
+        dim=-1,
+    )
+    sampled = F.grid_sample(
+        x.reshape(n * groups, c // groups, h, w),
+        grid.view(n * groups, k * h_out, w_out, 2),
+        mode="bilinear",
+        padding_mode="zeros",
+        align_corners=False,
+    )
     sampled = sampled.view(n, groups, c // groups, k, h_out, w_out)
     modulation = mask.view(n, groups, 1, k, h_out, w_out)
     # in place when no gradient is kept (the product's backward needs the unmodulated samples)

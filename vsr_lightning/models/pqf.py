@@ -17,9 +17,7 @@ def fixed_period_pqf(num_frames: int, period: int, batch: int | None = None) -> 
     return flags if batch is None else flags.unsqueeze(0).expand(batch, -1).clone()
 
 
-def second_order_sources(
-    num_frames: int, backward: bool, pqf: Tensor | None = None
-) -> list[list[int | None]]:
+def second_order_sources(num_frames: int, backward: bool, pqf: Tensor | None = None) -> list[list[int | None]]:
     """For each frame (indexed by frame number), the per-sample frame that feeds the second-order input.
 
     Without ``pqf`` this is the frame two steps back in propagation order (BasicVSR++). With ``pqf``

@@ -71,8 +71,7 @@ class SpyNet(nn.Module):
 
         An untrained SPyNet starts that way; while it is also frozen, callers may skip its forward pass.
         """
-        return all(not m.basic_module[-1].weight.any() and not m.basic_module[-1].bias.any()
-                   for m in self.basic_module)
+        return all(not m.basic_module[-1].weight.any() and not m.basic_module[-1].bias.any() for m in self.basic_module)
 
     def _process(self, ref: Tensor, supp: Tensor, level_flows: list[Tensor] | None = None) -> Tensor:
         """The finest flow; ``level_flows``, when given, collects every level's flow (unsupervised training)."""

@@ -109,8 +109,13 @@ class SwinTransformerBlock(nn.Module):
     attn_mask: Tensor | None  # a buffer, None without a shift (register_buffer in __init__)
 
     def __init__(
-        self, dim: int, input_resolution: tuple[int, int], num_heads: int, window_size: int,
-        shift_size: int, mlp_ratio: float,
+        self,
+        dim: int,
+        input_resolution: tuple[int, int],
+        num_heads: int,
+        window_size: int,
+        shift_size: int,
+        mlp_ratio: float,
     ) -> None:
         super().__init__()
         if min(input_resolution) <= window_size:
@@ -158,15 +163,23 @@ class BasicLayer(nn.Module):
     """A stack of blocks alternating regular and shifted windows (key ``blocks``)."""
 
     def __init__(
-        self, dim: int, input_resolution: tuple[int, int], depth: int, num_heads: int, window_size: int,
+        self,
+        dim: int,
+        input_resolution: tuple[int, int],
+        depth: int,
+        num_heads: int,
+        window_size: int,
         mlp_ratio: float,
     ) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList([
-            SwinTransformerBlock(dim, input_resolution, num_heads, window_size,
-                                 0 if i % 2 == 0 else window_size // 2, mlp_ratio)
-            for i in range(depth)
-        ])
+        self.blocks = nn.ModuleList(
+            [
+                SwinTransformerBlock(
+                    dim, input_resolution, num_heads, window_size, 0 if i % 2 == 0 else window_size // 2, mlp_ratio
+                )
+                for i in range(depth)
+            ]
+        )
 
     def forward(self, x: Tensor, x_size: tuple[int, int]) -> Tensor:
         for blk in self.blocks:
@@ -178,7 +191,12 @@ class RSTB(nn.Module):
     """Residual Swin Transformer Block: Swin layer, 3x3 conv, residual (keys ``residual_group``, ``conv``)."""
 
     def __init__(
-        self, dim: int, input_resolution: tuple[int, int], depth: int, num_heads: int, window_size: int,
+        self,
+        dim: int,
+        input_resolution: tuple[int, int],
+        depth: int,
+        num_heads: int,
+        window_size: int,
         mlp_ratio: float,
     ) -> None:
         super().__init__()
@@ -235,9 +253,9 @@ class SwinIR(nn.Module):
         self.conv_first = nn.Conv2d(in_chans, embed_dim, 3, 1, 1)
         self.patch_embed = PatchEmbed(embed_dim, patch_norm)
         res = (img_size, img_size)
-        self.layers = nn.ModuleList([
-            RSTB(embed_dim, res, d, h, window_size, mlp_ratio) for d, h in zip(depths, num_heads, strict=True)
-        ])
+        self.layers = nn.ModuleList(
+            [RSTB(embed_dim, res, d, h, window_size, mlp_ratio) for d, h in zip(depths, num_heads, strict=True)]
+        )
         self.norm = nn.LayerNorm(embed_dim)
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, 1, 1)
         self.conv_last = nn.Conv2d(embed_dim, in_chans, 3, 1, 1)
@@ -296,8 +314,9 @@ class SwinIR(nn.Module):
 
 def swinir_m(img_size: int = 128, window_size: int = 8) -> SwinIR:
     """SwinIR-M as released for colour denoising (~11.5 M parameters); window 7 for JPEG models."""
-    return SwinIR(img_size=img_size, embed_dim=180, depths=(6,) * 6, num_heads=(6,) * 6,
-                  window_size=window_size, mlp_ratio=2.0)
+    return SwinIR(
+        img_size=img_size, embed_dim=180, depths=(6,) * 6, num_heads=(6,) * 6, window_size=window_size, mlp_ratio=2.0
+    )
 
 
 def swinir_small(img_size: int = 64) -> SwinIR:

@@ -34,9 +34,7 @@ def _media_fetcher(run: Any, root: Path) -> MediaFetcher:
     return fetch
 
 
-def _query(
-    group: str | None, tags: Iterable[str] | None, filters: Mapping[str, Any] | None
-) -> dict[str, Any]:
+def _query(group: str | None, tags: Iterable[str] | None, filters: Mapping[str, Any] | None) -> dict[str, Any]:
     query: dict[str, Any] = dict(filters or {})
     if group is not None:
         query["group"] = group

@@ -21,15 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--group", required=True, help="W&B run group of the experiment")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--project", help="W&B project (read through the W&B API)")
-    source.add_argument(
-        "--offline", help="directory holding offline wandb run directories (searched recursively)"
-    )
+    source.add_argument("--offline", help="directory holding offline wandb run directories (searched recursively)")
     parser.add_argument("--entity", help="W&B entity (with --project)")
     parser.add_argument("--tags", nargs="*", default=None, help="keep runs carrying any of these tags (API)")
     parser.add_argument("--out", required=True, help="output directory, e.g. experiments/NAME/")
-    parser.add_argument(
-        "--baseline", help="arm the gains are measured against (default: config.baseline_arm)"
-    )
+    parser.add_argument("--baseline", help="arm the gains are measured against (default: config.baseline_arm)")
     parser.add_argument("--video", help="video for the per-frame and sample-crop figures")
     parser.add_argument("--metric", choices=("psnr", "psnr_y"), default="psnr", help="table metric")
     parser.add_argument("--title", help="report title (default: the group)")
@@ -71,7 +67,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1
-    print(
-        f"wrote {written.markdown} ({len(runs)} runs read, {len(written.selection.included)} arms compared)"
-    )
+    print(f"wrote {written.markdown} ({len(runs)} runs read, {len(written.selection.included)} arms compared)")
     return 0

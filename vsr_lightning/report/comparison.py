@@ -76,14 +76,10 @@ class Comparison:
 
     def gains_vs(self, arm: str, reference: str) -> np.ndarray:
         """Per common video: arm minus reference arm."""
-        return np.array(
-            [self.values[arm][v] - self.values[reference][v] for v in self.common], dtype=np.float64
-        )
+        return np.array([self.values[arm][v] - self.values[reference][v] for v in self.common], dtype=np.float64)
 
 
-def compare(
-    included: Mapping[str, RunRecord], baseline: str | None = None, metric: str = "psnr"
-) -> Comparison:
+def compare(included: Mapping[str, RunRecord], baseline: str | None = None, metric: str = "psnr") -> Comparison:
     """Align the included runs (arm -> run) on their videos for ``metric`` ("psnr" or "psnr_y").
 
     A video counts for an arm only when both the metric and its compressed-input value were logged.

@@ -64,8 +64,7 @@ def common_convention(runs: Iterable[RunRecord]) -> PsnrConvention | None:
             for conv, names in by_convention.items()
         ]
         raise ConventionMismatchError(
-            "REFUSING TO COMPARE: the runs were measured under different PSNR conventions:\n"
-            + "\n".join(lines)
+            "REFUSING TO COMPARE: the runs were measured under different PSNR conventions:\n" + "\n".join(lines)
         )
     return next(iter(by_convention), None)
 

@@ -186,9 +186,16 @@ def read_offline_run_or_unreadable(run_dir: Path) -> RunRecord:
         return read_offline_run(run_dir)
     except (OfflineReadError, OSError, ValueError) as err:
         run_id = run_dir.name.rsplit("-", 1)[-1]
-        return RunRecord(run_id=run_id, name=run_dir.name, group=None, arm=None, job_type=None,
-                         state=RunState.CRASHED, source=str(run_dir),
-                         state_detail=f"unreadable: {str(err).splitlines()[0][:300]}")
+        return RunRecord(
+            run_id=run_id,
+            name=run_dir.name,
+            group=None,
+            arm=None,
+            job_type=None,
+            state=RunState.CRASHED,
+            source=str(run_dir),
+            state_detail=f"unreadable: {str(err).splitlines()[0][:300]}",
+        )
 
 
 def find_offline_run_dirs(root: Path) -> list[Path]:
@@ -211,8 +218,10 @@ def read_offline_runs(directory: str | Path, group: str | None = None, workers: 
     """
     root = Path(directory)
     if not root.exists():
-        raise FileNotFoundError(f"{root}: no such directory (--offline names the folder holding the offline-run-* "
-                                f"folders, e.g. outputs/wandb)")
+        raise FileNotFoundError(
+            f"{root}: no such directory (--offline names the folder holding the offline-run-* "
+            f"folders, e.g. outputs/wandb)"
+        )
     run_dirs = find_offline_run_dirs(root)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         records = list(pool.map(read_offline_run_or_unreadable, run_dirs))

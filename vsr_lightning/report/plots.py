@@ -35,16 +35,13 @@ def plot_per_video(cmp: Comparison, path: Path) -> Path | None:
     width = 0.8 / max(1, len(cmp.arms))
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(6.0, 1.2 * len(cmp.videos) + 3), 7), sharex=True)
     inputs = [cmp.input_value(v) for v in cmp.videos]
-    top.scatter(
-        x, [np.nan if v is None else v for v in inputs], marker="x", color="grey", label="input", zorder=3
-    )
+    top.scatter(x, [np.nan if v is None else v for v in inputs], marker="x", color="grey", label="input", zorder=3)
     for i, arm in enumerate(cmp.arms):
         offset = (i - (len(cmp.arms) - 1) / 2) * width
         values = [cmp.value(arm, v) for v in cmp.videos]
         top.scatter(x + offset, [np.nan if v is None else v for v in values], label=arm, zorder=3)
         gains = [
-            np.nan if value is None else value - cmp.inputs[arm][v]
-            for v, value in zip(cmp.videos, values, strict=True)
+            np.nan if value is None else value - cmp.inputs[arm][v] for v, value in zip(cmp.videos, values, strict=True)
         ]
         bottom.bar(x + offset, gains, width=width, label=arm)
     label = "Y-PSNR" if cmp.metric == "psnr_y" else "PSNR"

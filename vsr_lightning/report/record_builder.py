@@ -168,9 +168,7 @@ def build_record(raw: RawRun) -> RunRecord:
     per_frame_rows = _read_table(summary.get(rs.TABLE_PER_FRAME), raw.fetch_media)
 
     overall = {
-        name: number
-        for name, key in rs.OVERALL_KEYS.items()
-        if (number := _number(summary.get(key))) is not None
+        name: number for name, key in rs.OVERALL_KEYS.items() if (number := _number(summary.get(key))) is not None
     }
     params = _number(summary.get(rs.MODEL_PARAMS))
     step = _number(summary.get(rs.TRAINER_GLOBAL_STEP))

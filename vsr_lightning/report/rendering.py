@@ -58,9 +58,7 @@ def to_markdown(table: Table) -> str:
     align = "|" + "|".join("---:" if c.kind in _NUMERIC else ":---" for c in table.columns) + "|"
     lines = [header, align]
     for row in table.rows:
-        lines.append(
-            "| " + " | ".join(format_cell(v, c.kind) for v, c in zip(row, table.columns, strict=True)) + " |"
-        )
+        lines.append("| " + " | ".join(format_cell(v, c.kind) for v, c in zip(row, table.columns, strict=True)) + " |")
     for row in table.footer:
         cells = [format_cell(v, c.kind) for v, c in zip(row, table.columns, strict=True)]
         lines.append("| " + " | ".join(f"**{c}**" if c != MISSING else c for c in cells) + " |")
@@ -145,22 +143,17 @@ def to_latex(table: Table) -> str:
     ]
     for row in table.rows:
         lines.append(
-            " & ".join(latex_escape(format_cell(v, c.kind)) for v, c in zip(row, table.columns, strict=True))
-            + r" \\"
+            " & ".join(latex_escape(format_cell(v, c.kind)) for v, c in zip(row, table.columns, strict=True)) + r" \\"
         )
     if table.footer:
         lines.append(r"\midrule")
         for row in table.footer:
             lines.append(
-                " & ".join(
-                    latex_escape(format_cell(v, c.kind)) for v, c in zip(row, table.columns, strict=True)
-                )
+                " & ".join(latex_escape(format_cell(v, c.kind)) for v, c in zip(row, table.columns, strict=True))
                 + r" \\"
             )
     lines += [r"\bottomrule", r"\end{tabular}"]
     if table.notes:
-        lines.append(
-            r"\par\smallskip{\footnotesize " + r" \\ ".join(latex_escape(n) for n in table.notes) + "}"
-        )
+        lines.append(r"\par\smallskip{\footnotesize " + r" \\ ".join(latex_escape(n) for n in table.notes) + "}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"

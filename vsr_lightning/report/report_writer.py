@@ -63,9 +63,7 @@ def resolve_baseline(requested: str | None, selection: Selection) -> tuple[str |
             f"**Baseline arm '{arm}' (from the runs' config) has no included run: gains are over the input.**"
         ]
     if len(configured) > 1:
-        return None, [
-            f"**Runs name different baseline arms ({', '.join(sorted(configured))}); pass --baseline.**"
-        ]
+        return None, [f"**Runs name different baseline arms ({', '.join(sorted(configured))}); pass --baseline.**"]
     return None, []
 
 
@@ -110,9 +108,7 @@ def _set_aside_md(items: list[SetAside]) -> str:
 def _pick_video(cmp: Comparison, selection: Selection, video: str | None) -> str | None:
     if video is not None:
         return video
-    with_frames = [
-        v for v in cmp.common if any(f.video == v for r in selection.included.values() for f in r.frames)
-    ]
+    with_frames = [v for v in cmp.common if any(f.video == v for r in selection.included.values() for f in r.frames)]
     pool = with_frames or cmp.common or cmp.videos
     return pool[0] if pool else None
 
@@ -139,9 +135,7 @@ def write_report(
     convention = common_convention(selection.included.values())
     line = convention_line(convention, metric)
     cmp = compare(selection.included, chosen_baseline, metric)
-    result = WrittenReport(
-        markdown=out / "report.md", selection=selection, comparison=cmp, baseline=chosen_baseline
-    )
+    result = WrittenReport(markdown=out / "report.md", selection=selection, comparison=cmp, baseline=chosen_baseline)
 
     sections: list[str] = [f"# {title}\n"]
     groups = sorted({r.group for r in runs if r.group})
@@ -149,11 +143,7 @@ def write_report(
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {len(runs)} run(s)"
         + (f" of group(s) {', '.join(groups)}" if groups else "")
         + f"; {len(selection.included)} arm(s) compared"
-        + (
-            f", baseline arm **{chosen_baseline}**"
-            if chosen_baseline
-            else ", gains over the compressed input"
-        )
+        + (f", baseline arm **{chosen_baseline}**" if chosen_baseline else ", gains over the compressed input")
         + ".\n\n"
         + line
         + "\n"
@@ -193,9 +183,7 @@ def write_report(
     return result
 
 
-def _figures_md(
-    cmp: Comparison, selection: Selection, video: str | None, out: Path, result: WrittenReport
-) -> str:
+def _figures_md(cmp: Comparison, selection: Selection, video: str | None, out: Path, result: WrittenReport) -> str:
     figures = out / FIGURES_DIR
     lines = ["## Figures\n"]
     per_video = plot_per_video(cmp, figures / "per_video_psnr.png")

@@ -58,8 +58,8 @@ def lightning_state_dict(obj: Mapping[str, Any], path: str | Path, prefer_ema: b
     sd = obj.get("state_dict")
     if not isinstance(sd, Mapping):
         raise ValueError(f"checkpoint {path}: has 'vsr_model' but no 'state_dict' with the network's weights")
-    net = {k[len(NET_PREFIX):]: v for k, v in sd.items() if k.startswith(NET_PREFIX)}
-    ema = {k[len(EMA_PREFIX):]: v for k, v in sd.items() if k.startswith(EMA_PREFIX)}
+    net = {k[len(NET_PREFIX) :]: v for k, v in sd.items() if k.startswith(NET_PREFIX)}
+    ema = {k[len(EMA_PREFIX) :]: v for k, v in sd.items() if k.startswith(EMA_PREFIX)}
     chosen = ema if (prefer_ema and ema) or not net else net
     if not chosen:
         raise ValueError(f"checkpoint {path}: state_dict holds no 'net.*' or 'ema.module.*' weights")
@@ -90,9 +90,11 @@ def _match_reconstruction_depth(net: nn.Module, sd: Mapping[str, Tensor], path: 
 def infer_basicvsr_pp_config(sd: Mapping[str, Tensor], path: str | Path = "<memory>") -> dict[str, Any]:
     """BasicVSR++ sizes read from a state dict in our key names (after :func:`convert_state_dict`)."""
     if "feat_extract.0.weight" not in sd and "feat_extract.main.0.weight" in sd:
-        raise ValueError(f"checkpoint {path}: a BasicVSR++ for x4 super-resolution (its feature extractor works at "
-                         "the input size, with no stride-2 convolutions); stage one enhances at the same size and "
-                         "needs a compressed-video BasicVSR++ (e.g. the NTIRE 2021 quality-enhancement model)")
+        raise ValueError(
+            f"checkpoint {path}: a BasicVSR++ for x4 super-resolution (its feature extractor works at "
+            "the input size, with no stride-2 convolutions); stage one enhances at the same size and "
+            "needs a compressed-video BasicVSR++ (e.g. the NTIRE 2021 quality-enhancement model)"
+        )
     try:
         mid = int(sd["feat_extract.0.weight"].shape[0])
         offset_out = int(sd["deform_align.backward_1.conv_offset.6.weight"].shape[0])
@@ -119,8 +121,10 @@ def infer_swinir_config(sd: Mapping[str, Tensor], path: str | Path = "<memory>")
     if "conv_first.weight" not in sd or not any(_SWIN_BLOCK.match(k) for k in sd):
         raise ValueError(f"checkpoint {path}: not a SwinIR checkpoint (no conv_first / layers.*.blocks.* keys)")
     if any(k.startswith(("upsample.", "conv_before_upsample.", "conv_up1.")) for k in sd):
-        raise ValueError(f"checkpoint {path}: SwinIR with an upsampler (super-resolution) is not supported; "
-                         "stage two needs a denoising / artifact-reduction SwinIR")
+        raise ValueError(
+            f"checkpoint {path}: SwinIR with an upsampler (super-resolution) is not supported; "
+            "stage two needs a denoising / artifact-reduction SwinIR"
+        )
     embed_dim, in_chans = (int(v) for v in sd["conv_first.weight"].shape[:2])
     depth_of: dict[int, int] = {}
     for key in sd:
@@ -137,8 +141,12 @@ def infer_swinir_config(sd: Mapping[str, Tensor], path: str | Path = "<memory>")
         window = round((int(table.shape[0]) ** 0.5 + 1) / 2)
     hidden = int(sd["layers.0.residual_group.blocks.0.mlp.fc1.weight"].shape[0])
     config: dict[str, Any] = {
-        "in_chans": in_chans, "embed_dim": embed_dim, "depths": [depth_of[i] for i in layers],
-        "num_heads": heads, "window_size": window, "mlp_ratio": hidden / embed_dim,
+        "in_chans": in_chans,
+        "embed_dim": embed_dim,
+        "depths": [depth_of[i] for i in layers],
+        "num_heads": heads,
+        "window_size": window,
+        "mlp_ratio": hidden / embed_dim,
         "patch_norm": "patch_embed.norm.weight" in sd,
     }
     mask = sd.get("layers.0.residual_group.blocks.1.attn_mask")
@@ -154,8 +162,9 @@ def _merge(inferred: dict[str, Any], model_config: Mapping[str, Any] | None) -> 
     return {**inferred, **{k: v for k, v in (model_config or {}).items() if k != "_target_"}}
 
 
-def _build_official(kind: Kind, sd: Mapping[str, Tensor], model_config: Mapping[str, Any] | None,
-                    path: str | Path) -> nn.Module:
+def _build_official(
+    kind: Kind, sd: Mapping[str, Tensor], model_config: Mapping[str, Any] | None, path: str | Path
+) -> nn.Module:
     from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
     from vsr_lightning.models.swinir import SwinIR
 
@@ -195,8 +204,10 @@ def load_network(
     if is_lightning_checkpoint(obj):
         job = obj.get("vsr_job_type")
         if job is not None and job not in JOB_TYPES[kind]:
-            raise ValueError(f"checkpoint {path}: written by a {job!r} job, cannot serve as {kind} "
-                             f"(expected one of {JOB_TYPES[kind]})")
+            raise ValueError(
+                f"checkpoint {path}: written by a {job!r} job, cannot serve as {kind} "
+                f"(expected one of {JOB_TYPES[kind]})"
+            )
         sd = lightning_state_dict(obj, path, prefer_ema)
         config = obj.get("vsr_model")
         if model_config is not None and "_target_" in model_config:
@@ -204,8 +215,7 @@ def load_network(
         elif isinstance(config, Mapping) and model_config:
             config = {**config, **model_config}
         if not isinstance(config, Mapping):
-            raise ValueError(f"checkpoint {path}: no 'vsr_model' config to rebuild the network from; "
-                             "pass model_config")
+            raise ValueError(f"checkpoint {path}: no 'vsr_model' config to rebuild the network from; pass model_config")
         net = build_network(config, path)
         _match_reconstruction_depth(net, sd, path)
         check_and_load(net, convert_state_dict(sd, "auto"), path, strict=True)

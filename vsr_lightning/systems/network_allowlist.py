@@ -71,8 +71,11 @@ def network_class(config: Mapping[str, Any], path: str | Path) -> type[nn.Module
 
 def network_kwargs(cls: type[nn.Module], config: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
     """Checked constructor arguments of ``config`` for ``cls`` (lists as lists, dropped keys removed)."""
-    params = {name for name, p in inspect.signature(cls).parameters.items()
-              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    params = {
+        name
+        for name, p in inspect.signature(cls).parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
     kwargs: dict[str, Any] = {}
     for key, value in config.items():
         if key == "_target_" or key in IGNORED_KEYS:
@@ -80,8 +83,9 @@ def network_kwargs(cls: type[nn.Module], config: Mapping[str, Any], path: str | 
         if not isinstance(key, str) or key not in params:
             raise _fail(path, f"key {key!r}: not a parameter of {cls.__name__}")
         if not _plain(value):
-            raise _fail(path, f"key {key!r}: must be an int, float, str, bool, None or a list of those, "
-                              f"got {_kind(value)}")
+            raise _fail(
+                path, f"key {key!r}: must be an int, float, str, bool, None or a list of those, got {_kind(value)}"
+            )
         if key not in DROPPED_ARGS:
             kwargs[key] = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
     return kwargs
@@ -109,8 +113,11 @@ def construct(cls: type[nn.Module], kwargs: Mapping[str, Any], path: str | Path)
         with torch.device("meta"):
             size = sum(p.numel() for p in cls(**kwargs).parameters())
         if size > MAX_PARAMETERS:
-            raise _fail(path, f"asks for a {cls.__name__} with {size / 1e6:,.0f} M parameters "
-                              f"(more than {MAX_PARAMETERS / 1e6:,.0f} M: not a network this project runs)")
+            raise _fail(
+                path,
+                f"asks for a {cls.__name__} with {size / 1e6:,.0f} M parameters "
+                f"(more than {MAX_PARAMETERS / 1e6:,.0f} M: not a network this project runs)",
+            )
         return cls(**kwargs)
     except (TypeError, ValueError, NotImplementedError, RuntimeError) as exc:
         if str(exc).startswith(f"checkpoint {path}:"):

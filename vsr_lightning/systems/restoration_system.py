@@ -71,8 +71,9 @@ class RestorationSystem(L.LightningModule):
         self.model_config = model_config
         self.loss_name = loss
         self.loss_fn = make_loss(loss)
-        self.ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) \
-            if ema_decay else None
+        self.ema = (
+            AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) if ema_decay else None
+        )
         self.eval_options = EnhanceOptions(**(evaluation or {}))
         self.test_options = EnhanceOptions(**{**asdict(self.eval_options), **(test_evaluation or {})})
         self.crop_border, self.sample_crop = crop_border, sample_crop
@@ -125,19 +126,25 @@ class RestorationSystem(L.LightningModule):
         self.log("time/train_seconds", self._train_seconds, on_step=True, on_epoch=False)
 
     def configure_optimizers(self):
-        optimizer = torch.optim.Adam(self.param_groups(), lr=self.hparams.lr, betas=tuple(self.hparams.betas),
-                                     weight_decay=self.hparams.weight_decay)
+        optimizer = torch.optim.Adam(
+            self.param_groups(),
+            lr=self.hparams.lr,
+            betas=tuple(self.hparams.betas),
+            weight_decay=self.hparams.weight_decay,
+        )
         warmup, periods = self.hparams.warmup_steps, list(self.hparams.restart_periods)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_cosine_restarts(step, warmup, periods))
+            optimizer, lambda step: warmup_cosine_restarts(step, warmup, periods)
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # -- evaluation ------------------------------------------------------------------------------
     def _evaluate(self, batch: dict, options: EnhanceOptions) -> None:
         lq, gt, pqf = batch["lq"][0], batch["gt"][0], batch["pqf"][0]
         source = batch["input"][0] if "input" in batch else lq
-        output = enhance_video(self.video_model(self.eval_net), source, pqf.cpu(), batch["duplicates"][0], options,
-                               device=self.device)
+        output = enhance_video(
+            self.video_model(self.eval_net), source, pqf.cpu(), batch["duplicates"][0], options, device=self.device
+        )
         name = batch["video"][0]
         gt_cpu, lq_cpu = gt.cpu(), lq.cpu()
         self.val_scores.append(score_video(name, output, lq_cpu, gt_cpu, self.crop_border, pqf.cpu()))
@@ -149,10 +156,13 @@ class RestorationSystem(L.LightningModule):
         t, _, h, w = gt.shape
         s = min(self.sample_crop, h, w)
         y, x, k = (h - s) // 2, (w - s) // 2, t // 2
-        crops = {"lq": lq[k, :, y:y + s, x:x + s], "output": output[k, :, y:y + s, x:x + s].clamp(0, 1),
-                 "gt": gt[k, :, y:y + s, x:x + s]}
+        crops = {
+            "lq": lq[k, :, y : y + s, x : x + s],
+            "output": output[k, :, y : y + s, x : x + s].clamp(0, 1),
+            "gt": gt[k, :, y : y + s, x : x + s],
+        }
         if stage1 is not None:
-            crops["stage1"] = stage1[k, :, y:y + s, x:x + s]
+            crops["stage1"] = stage1[k, :, y : y + s, x : x + s]
         return crops
 
     def on_validation_epoch_start(self) -> None:

@@ -38,8 +38,9 @@ class StageOneSystem(RestorationSystem):
         rest = [p for p in self.net.parameters() if id(p) not in flow]
         groups = [{"params": rest, "name": "net"}]
         if flow:
-            groups.append({"params": self._flow_parameters(), "name": "flow",
-                           "lr": self.hparams.lr * self.flow_lr_mult})
+            groups.append(
+                {"params": self._flow_parameters(), "name": "flow", "lr": self.hparams.lr * self.flow_lr_mult}
+            )
         return groups
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:

@@ -60,9 +60,17 @@ def enhance_video(
         return model(x, pqf=pqf)
 
     with torch.inference_mode():
-        out = enhance_video_chunked(run, frames, chunk=options.chunk, overlap=options.chunk_overlap,
-                                    tile=options.tile, tile_overlap=options.tile_overlap, device=device,
-                                    pqf=flags, multiple=options.multiple)
+        out = enhance_video_chunked(
+            run,
+            frames,
+            chunk=options.chunk,
+            overlap=options.chunk_overlap,
+            tile=options.tile,
+            tile_overlap=options.tile_overlap,
+            device=device,
+            pqf=flags,
+            multiple=options.multiple,
+        )
     if len(keep) < n:
         out = expand_unique(out, n, duplicates)
     return out

@@ -62,8 +62,13 @@ ARCHIVES = {
 _CV = "opencv-python-4.10.0.84/opencv/"
 FOOTAGE = (
     Footage("traffic", "mvtb-data-1.6.1", "mvtbdata/images/traffic_sequence.mp4", "train", (352, 288)),
-    Footage("box", "opencv-python-4.10.0.84",
-            _CV + "samples/cpp/tutorial_code/calib3d/real_time_pose_estimation/Data/box.mp4", "train", (320, 240)),
+    Footage(
+        "box",
+        "opencv-python-4.10.0.84",
+        _CV + "samples/cpp/tutorial_code/calib3d/real_time_pose_estimation/Data/box.mp4",
+        "train",
+        (320, 240),
+    ),
     Footage("cup", "opencv-python-4.10.0.84", _CV + "doc/js_tutorials/js_assets/cup.mp4", "train", (320, 240)),
     Footage("tree", "opencv-python-4.10.0.84", _CV + "samples/data/tree.avi", "train", None),
     Footage("vtest", "opencv-python-4.10.0.84", _CV + "samples/data/vtest.avi", "heldout", (384, 288)),

@@ -30,10 +30,18 @@ def ensure_footage_dataset(role: str = "train", qp: int = 37, root: Path | None 
     target = (root or footage_root()) / f"dataset-{role}-qp{qp}"
     with exclusive_lock(target.parent / f".{target.name}.lock"):
         if not (target / MANIFEST_NAME).is_file():
-            build_dataset(target, footage_clip_specs(role), name=f"footage-{role}",
-                          options=BuildOptions(hevc=HevcConfig(qp=qp), layout="png", duplicate_threshold=0.3,
-                                               # OpenCV's tree.avi announces 444 frames and holds 68
-                                               accept_truncated=True))
+            build_dataset(
+                target,
+                footage_clip_specs(role),
+                name=f"footage-{role}",
+                options=BuildOptions(
+                    hevc=HevcConfig(qp=qp),
+                    layout="png",
+                    duplicate_threshold=0.3,
+                    # OpenCV's tree.avi announces 444 frames and holds 68
+                    accept_truncated=True,
+                ),
+            )
     return target
 
 

@@ -25,8 +25,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def publish(name: str, net: nn.Module, architecture: dict[str, Any], job_type: str | None = None,
-            **facts: Any) -> dict[str, Any]:
+def publish(
+    name: str, net: nn.Module, architecture: dict[str, Any], job_type: str | None = None, **facts: Any
+) -> dict[str, Any]:
     """Save ``net``'s weights as ``weights/<name>.pt`` and record them in ``manifest.json``.
 
     With ``job_type`` (``stage1``, ``stage2``, ``pretrain``) the file is in the layout of our own final
@@ -42,8 +43,11 @@ def publish(name: str, net: nn.Module, architecture: dict[str, Any], job_type: s
         weights_sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
         obj: dict[str, Any] = weights_sd
         if job_type is not None:
-            obj = {"state_dict": {f"net.{k}": v for k, v in weights_sd.items()}, "vsr_model": architecture,
-                   "vsr_job_type": job_type}
+            obj = {
+                "state_dict": {f"net.{k}": v for k, v in weights_sd.items()},
+                "vsr_model": architecture,
+                "vsr_job_type": job_type,
+            }
         torch.save(obj, tmp)
         digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
         os.chmod(tmp, 0o644)  # package data: readable by everyone, as the files pip installs
@@ -51,8 +55,13 @@ def publish(name: str, net: nn.Module, architecture: dict[str, Any], job_type: s
     finally:
         Path(tmp).unlink(missing_ok=True)
     manifest = json.loads(registry.MANIFEST.read_text()) if registry.MANIFEST.is_file() else {}
-    entry = {"file": f"weights/{weights.name}", "sha256": digest, "architecture": architecture,
-             "params": sum(p.numel() for p in net.parameters()), **facts}
+    entry = {
+        "file": f"weights/{weights.name}",
+        "sha256": digest,
+        "architecture": architecture,
+        "params": sum(p.numel() for p in net.parameters()),
+        **facts,
+    }
     manifest[name] = entry
     _atomic_write(registry.MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     registry._manifest.cache_clear()

@@ -33,7 +33,7 @@ def _manifest() -> dict[str, dict[str, Any]]:
 def zoo_entry(name: str | Path) -> dict[str, Any]:
     """The manifest entry of ``zoo:<name>`` (or ``<name>``); a ValueError names the known entries."""
     name = str(name)
-    key = name[len(ZOO_PREFIX):] if is_zoo_name(name) else name
+    key = name[len(ZOO_PREFIX) :] if is_zoo_name(name) else name
     entries = _manifest()
     if key not in entries:
         raise ValueError(f"{ZOO_PREFIX}{key}: no such zoo entry (known: {', '.join(sorted(entries)) or 'none'})")
@@ -42,7 +42,7 @@ def zoo_entry(name: str | Path) -> dict[str, Any]:
 
 def has_zoo_entry(name: str | Path) -> bool:
     """Whether this installation's manifest lists ``zoo:<name>`` (or ``<name>``)."""
-    key = str(name)[len(ZOO_PREFIX):] if is_zoo_name(name) else str(name)
+    key = str(name)[len(ZOO_PREFIX) :] if is_zoo_name(name) else str(name)
     return key in _manifest()
 
 
@@ -66,5 +66,7 @@ def provenance(name: str | Path) -> str:
     """One line saying what a zoo entry is: name, training data, steps, hash."""
     entry = zoo_entry(name)
     network = entry["architecture"]["_target_"].rsplit(".", 1)[-1]
-    return (f"{ZOO_PREFIX}{str(name).removeprefix(ZOO_PREFIX)}: {network}, trained on {entry['training_data']} "
-            f"({entry['steps']} steps), sha256 {entry['sha256'][:12]}")
+    return (
+        f"{ZOO_PREFIX}{str(name).removeprefix(ZOO_PREFIX)}: {network}, trained on {entry['training_data']} "
+        f"({entry['steps']} steps), sha256 {entry['sha256'][:12]}"
+    )

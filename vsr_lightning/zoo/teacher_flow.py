@@ -27,8 +27,14 @@ def photometric_objective(ref: Tensor, supp: Tensor, flow: Tensor, smooth: float
     return (data + smooth * (grad_x + grad_y)).sum()
 
 
-def optimised_flow(ref: Tensor, supp: Tensor, smooth: float = 0.03, iters: int = 150,
-                   factors: tuple[int, ...] = (4, 2, 1), lr: float = 0.05) -> Tensor:
+def optimised_flow(
+    ref: Tensor,
+    supp: Tensor,
+    smooth: float = 0.03,
+    iters: int = 150,
+    factors: tuple[int, ...] = (4, 2, 1),
+    lr: float = 0.05,
+) -> Tensor:
     """(N,2,H,W) flow warping ``supp`` onto ``ref``, each pair of the batch optimised on its own.
 
     Every pyramid factor starts from the coarser result; the per-pair objectives are summed, so Adam's

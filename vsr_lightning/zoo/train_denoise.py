@@ -31,16 +31,22 @@ REPO = Path(__file__).resolve().parents[2]
 NAME = "denoise-embedded"
 STEPS = 3000
 SIGMAS = (15, 25, 50)
-TRAINING_DATA = ("Gaussian colour denoising (sigma 0-50) on scikit-image's natural stills and frames of the embedded "
-                 "training split")
+TRAINING_DATA = (
+    "Gaussian colour denoising (sigma 0-50) on scikit-image's natural stills and frames of the embedded training split"
+)
 
 
 def recipe_config(overrides: list[str]) -> DictConfig:
     register_configs()
-    defaults = ["logger=none", "data.cleaning_report=null", f"pretrain.max_steps={STEPS}",
-                f"pretrain.val_every={STEPS // 6}", f"pretrain.optim.restart_periods=[{STEPS - 50}]",
-                "pretrain.optim.warmup_steps=50",
-                "pretrain.optim.lr=5e-4"]
+    defaults = [
+        "logger=none",
+        "data.cleaning_report=null",
+        f"pretrain.max_steps={STEPS}",
+        f"pretrain.val_every={STEPS // 6}",
+        f"pretrain.optim.restart_periods=[{STEPS - 50}]",
+        "pretrain.optim.warmup_steps=50",
+        "pretrain.optim.lr=5e-4",
+    ]
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=defaults + overrides)
     check_known_keys(cfg)
@@ -69,8 +75,10 @@ def denoising_scores(net: torch.nn.Module, frames: list[tuple[str, torch.Tensor]
                 out = net(noisy.unsqueeze(0))[0].clamp(0, 1)
             noisy_psnr.append(float(frame_psnr(noisy.unsqueeze(0), gt.unsqueeze(0))))
             out_psnr.append(float(frame_psnr(out.unsqueeze(0), gt.unsqueeze(0))))
-        scores[f"sigma{sigma}"] = {"psnr_noisy": round(sum(noisy_psnr) / len(frames), 4),
-                                   "psnr_denoised": round(sum(out_psnr) / len(frames), 4)}
+        scores[f"sigma{sigma}"] = {
+            "psnr_noisy": round(sum(noisy_psnr) / len(frames), 4),
+            "psnr_denoised": round(sum(out_psnr) / len(frames), 4),
+        }
     return scores
 
 
@@ -80,12 +88,21 @@ def main(argv: list[str] | None = None) -> None:
     result = Pipeline(cfg).pretrain()
     net = load_network(result["checkpoint"], "stage2")
     root = ensure_embedded_dataset(cfg.data.embedded_root, progress=False)
-    metrics = {"denoising": denoising_scores(net, validation_frames(root)),
-               "validation": "first frame of each embedded validation video, RGB PSNR, crop 0, fixed noise"}
+    metrics = {
+        "denoising": denoising_scores(net, validation_frames(root)),
+        "validation": "first frame of each embedded validation video, RGB PSNR, crop 0, fixed noise",
+    }
     config = OmegaConf.to_container(cfg.stage2.model, resolve=True)
-    entry = publish(NAME, net, config, job_type="pretrain", training_data=TRAINING_DATA,
-                    steps=result.get("global_step"), recipe="python -m vsr_lightning.zoo.train_denoise "
-                    + " ".join(overrides), metrics=metrics)
+    entry = publish(
+        NAME,
+        net,
+        config,
+        job_type="pretrain",
+        training_data=TRAINING_DATA,
+        steps=result.get("global_step"),
+        recipe="python -m vsr_lightning.zoo.train_denoise " + " ".join(overrides),
+        metrics=metrics,
+    )
     print(json.dumps(entry["metrics"], indent=2))
 
 

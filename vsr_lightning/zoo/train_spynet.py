@@ -86,8 +86,8 @@ def sample_batch(pool: list[Clip], batch: int, patch: int, max_gap: int, max_shi
         dy, dx = random.randint(-max_shift, max_shift), random.randint(-max_shift, max_shift)
         y = random.randrange(max_shift, h - patch - max_shift + 1)
         x = random.randrange(max_shift, w - patch - max_shift + 1)
-        a = clip.frames[i, :, y:y + patch, x:x + patch]
-        b = clip.frames[i + gap, :, y + dy:y + dy + patch, x + dx:x + dx + patch]
+        a = clip.frames[i, :, y : y + patch, x : x + patch]
+        b = clip.frames[i + gap, :, y + dy : y + dy + patch, x + dx : x + dx + patch]
         if random.random() < 0.5:
             a, b = b, a
         if random.random() < 0.5:
@@ -109,9 +109,16 @@ def random_smooth_flow(batch: int, size: int, max_shift: float, amplitude: float
     return shift + field
 
 
-def synthetic_batch(pool: list[Clip], batch: int, patch: int, max_shift: float, amplitude: float,
-                    noise: float = 0.02, brightness: float = 0.03, still_share: float = 0.25
-                    ) -> tuple[Tensor, Tensor, Tensor]:
+def synthetic_batch(
+    pool: list[Clip],
+    batch: int,
+    patch: int,
+    max_shift: float,
+    amplitude: float,
+    noise: float = 0.02,
+    brightness: float = 0.03,
+    still_share: float = 0.25,
+) -> tuple[Tensor, Tensor, Tensor]:
     """(ref, supp, flow) with ``flow_warp(supp, flow) == ref`` by construction (before the noise).
 
     ``supp`` is a real frame crop; ``ref`` is the larger crop around it warped by the drawn flow, so
@@ -125,15 +132,17 @@ def synthetic_batch(pool: list[Clip], batch: int, patch: int, max_shift: float, 
         clip = random.choices(pool, weights=weights)[0]
         t, _, h, w = clip.frames.shape
         y, x = random.randrange(h - big_size + 1), random.randrange(w - big_size + 1)
-        big = clip.frames[random.randrange(t), :, y:y + big_size, x:x + big_size]
+        big = clip.frames[random.randrange(t), :, y : y + big_size, x : x + big_size]
         bigs.append(big.flip(-1) if random.random() < 0.5 else big)
     big = torch.stack(bigs)
     flow = random_smooth_flow(batch, big_size, max_shift, amplitude, still_share)
     ref = flow_warp(big, flow.permute(0, 2, 3, 1), padding_mode="border")
     inner = (slice(None), slice(None), slice(margin, margin + patch), slice(margin, margin + patch))
     ref, supp, flow = ref[inner], big[inner], flow[inner]
-    noisy = [(x + torch.randn_like(x) * random.uniform(0, noise) + random.uniform(-brightness, brightness)).clamp(0, 1)
-             for x in (ref, supp)]
+    noisy = [
+        (x + torch.randn_like(x) * random.uniform(0, noise) + random.uniform(-brightness, brightness)).clamp(0, 1)
+        for x in (ref, supp)
+    ]
     return noisy[0], noisy[1], flow
 
 
@@ -154,7 +163,7 @@ def warping_error(net: SpyNet, pool: list[Clip], gap: int = 1) -> tuple[float, f
     with torch.inference_mode():
         for clip in pool:
             for i in range(0, clip.frames.shape[0] - gap, 2):
-                ref, supp = clip.frames[i:i + 1], clip.frames[i + gap:i + gap + 1]
+                ref, supp = clip.frames[i : i + 1], clip.frames[i + gap : i + gap + 1]
                 warped = flow_warp(supp, net(ref, supp).permute(0, 2, 3, 1), padding_mode="border")
                 err_flow += (ref - warped).abs().mean().item() * 255
                 err_zero += (ref - supp).abs().mean().item() * 255
@@ -195,8 +204,9 @@ def _warmup_cosine(step: int, steps: int, warmup: int = 100) -> float:
     return min(1.0, step / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
 
 
-def train_one_level(net: SpyNet, steps: int, batch: int, patch: int, lr: float, slope: float, max_shift: float,
-                    log_every: int = 100) -> SpyNetBasicModule:
+def train_one_level(
+    net: SpyNet, steps: int, batch: int, patch: int, lr: float, slope: float, max_shift: float, log_every: int = 100
+) -> SpyNetBasicModule:
     """Phase 1: one level regresses small self-drawn flows from (ref, warped supp, zero flow); returns it."""
     level = SpyNetBasicModule()
     for conv in level.basic_module[:-1:2]:
@@ -215,8 +225,9 @@ def train_one_level(net: SpyNet, steps: int, batch: int, patch: int, lr: float, 
         for group in opt.param_groups:
             group["lr"] = lr * _warmup_cosine(step, steps)
         # clean pairs, mostly moving: the first features must find motion, not brightness changes
-        ref, supp, target = synthetic_batch(pool, batch, patch, max_shift, amplitude=max_shift / 5, noise=0.01,
-                                            brightness=0.0, still_share=0.2)
+        ref, supp, target = synthetic_batch(
+            pool, batch, patch, max_shift, amplitude=max_shift / 5, noise=0.01, brightness=0.0, still_share=0.2
+        )
         ref, supp = (ref - net.mean) / net.std, (supp - net.mean) / net.std
         flow = level(torch.cat([ref, supp, torch.zeros_like(target)], dim=1))
         loss = (flow - target).pow(2).sum(1).add(1e-6).sqrt().mean()
@@ -227,8 +238,11 @@ def train_one_level(net: SpyNet, steps: int, batch: int, patch: int, lr: float, 
         epe += loss.item()
         epe_zero += target.norm(dim=1).mean().item()
         if step % log_every == 0:
-            print(f"one level step {step}/{steps}: endpoint error {epe / log_every:.3f} px "
-                  f"(zero flow {epe_zero / log_every:.3f}) {time.perf_counter() - started:.0f}s", flush=True)
+            print(
+                f"one level step {step}/{steps}: endpoint error {epe / log_every:.3f} px "
+                f"(zero flow {epe_zero / log_every:.3f}) {time.perf_counter() - started:.0f}s",
+                flush=True,
+            )
             epe = epe_zero = 0.0
     leaky.restore()
     return level
@@ -258,22 +272,26 @@ def regress_flows(net: SpyNet, next_batch, steps: int, lr: float, label: str, lo
         epe += (flows[-1] - target).detach().norm(dim=1).mean().item()
         epe_zero += target.norm(dim=1).mean().item()
         if step % log_every == 0:
-            print(f"{label} step {step}/{steps}: endpoint error {epe / log_every:.3f} px "
-                  f"(zero flow {epe_zero / log_every:.3f}) {time.perf_counter() - started:.0f}s", flush=True)
+            print(
+                f"{label} step {step}/{steps}: endpoint error {epe / log_every:.3f} px "
+                f"(zero flow {epe_zero / log_every:.3f}) {time.perf_counter() - started:.0f}s",
+                flush=True,
+            )
             epe = epe_zero = 0.0
     return net
 
 
-def train_on_synthetic_warps(net: SpyNet, steps: int, batch: int, patch: int, lr: float, max_shift: float,
-                             amplitude: float) -> SpyNet:
+def train_on_synthetic_warps(
+    net: SpyNet, steps: int, batch: int, patch: int, lr: float, max_shift: float, amplitude: float
+) -> SpyNet:
     """Phase 2: regress self-drawn smooth flows between a real crop and its warped copy."""
     pool = training_pool(patch + 2 * (int(max_shift + 3 * amplitude) + 3))
-    return regress_flows(net, lambda: synthetic_batch(pool, batch, patch, max_shift, amplitude), steps, lr,
-                         "synthetic")
+    return regress_flows(net, lambda: synthetic_batch(pool, batch, patch, max_shift, amplitude), steps, lr, "synthetic")
 
 
-def teacher_pairs(pool: list[Clip], per_clip: int, gaps: tuple[int, ...], smooth: float, iters: int,
-                  chunk: int = 8) -> list[tuple[Tensor, Tensor, Tensor]]:
+def teacher_pairs(
+    pool: list[Clip], per_clip: int, gaps: tuple[int, ...], smooth: float, iters: int, chunk: int = 8
+) -> list[tuple[Tensor, Tensor, Tensor]]:
     """(ref, supp, teacher flow) for ``per_clip`` evenly spaced pairs per gap of every clip, whole frames."""
     out = []
     started = time.perf_counter()
@@ -282,11 +300,13 @@ def teacher_pairs(pool: list[Clip], per_clip: int, gaps: tuple[int, ...], smooth
         for gap in gaps:
             starts = torch.linspace(0, t - gap - 1, min(per_clip, t - gap)).round().long().tolist()
             for i in range(0, len(starts), chunk):
-                idx = starts[i:i + chunk]
+                idx = starts[i : i + chunk]
                 ref, supp = clip.frames[idx], clip.frames[[j + gap for j in idx]]
                 out.append((ref, supp, optimised_flow(ref, supp, smooth, iters)))
-        print(f"teacher flows: {clip.name} {tuple(clip.frames.shape[-2:])} done "
-              f"{time.perf_counter() - started:.0f}s", flush=True)
+        print(
+            f"teacher flows: {clip.name} {tuple(clip.frames.shape[-2:])} done {time.perf_counter() - started:.0f}s",
+            flush=True,
+        )
     return out
 
 
@@ -310,14 +330,21 @@ def teacher_batch(pairs: list[tuple[Tensor, Tensor, Tensor]], batch: int, patch:
     return torch.stack(refs), torch.stack(supps), torch.stack(flows)
 
 
-def distil(net: SpyNet, pairs: list[tuple[Tensor, Tensor, Tensor]], steps: int, batch: int, patch: int, lr: float,
-           ) -> SpyNet:
+def distil(
+    net: SpyNet,
+    pairs: list[tuple[Tensor, Tensor, Tensor]],
+    steps: int,
+    batch: int,
+    patch: int,
+    lr: float,
+) -> SpyNet:
     """Phase 3: the whole pyramid regresses the teacher's flows of real neighbouring frames."""
     return regress_flows(net, lambda: teacher_batch(pairs, batch, patch), steps, lr, "distil (to the teacher)")
 
 
-def train(net: SpyNet, steps: int, batch: int, patch: int, lr: float, smooth: float, max_shift: int,
-          log_every: int = 100) -> SpyNet:
+def train(
+    net: SpyNet, steps: int, batch: int, patch: int, lr: float, smooth: float, max_shift: int, log_every: int = 100
+) -> SpyNet:
     """Phase 4: photometric fine-tuning on real neighbouring frames."""
     if steps <= 0:
         return net
@@ -343,8 +370,10 @@ def train(net: SpyNet, steps: int, batch: int, patch: int, lr: float, smooth: fl
     return net
 
 
-TRAINING_DATA = ("embedded training split (carphone 0-74, bikes 0-174, bigbuckbunny 0-74) and registry footage "
-                 "traffic, box, cup, tree (vsr_lightning/zoo/footage.py), at 1/2 and 1/1 of their working sizes")
+TRAINING_DATA = (
+    "embedded training split (carphone 0-74, bikes 0-174, bigbuckbunny 0-74) and registry footage "
+    "traffic, box, cup, tree (vsr_lightning/zoo/footage.py), at 1/2 and 1/1 of their working sizes"
+)
 
 MIN_REDUCTION = 0.30
 """A flow network is published only when it cuts the held-out warping error by this much against zero flow."""
@@ -354,22 +383,32 @@ def evaluate_and_publish(net: SpyNet, args: argparse.Namespace, publish: bool) -
     """Held-out warping error (vtest, megamind at 1/2 of their working size, frames 2 apart); optionally publish."""
     heldout = footage_clips(clips("heldout"), 0.5, max_frames=120)
     flow_err, zero_err = warping_error(net.eval(), heldout, gap=2)
-    metrics = {"heldout_warp_mae_flow": round(flow_err, 4), "heldout_warp_mae_zero_flow": round(zero_err, 4),
-               "heldout_warp_error_reduction": round(1 - flow_err / zero_err, 4),
-               "heldout": "vtest 192x144, megamind 180x135 (1/2 of 384x288, 360x270): first 120 frames, pairs (t, t+2) "
-                          "for even t, mean absolute RGB error 0-255"}
-    print(f"held-out warping error: flow {flow_err:.3f}, zero flow {zero_err:.3f}, "
-          f"reduction {100 * (1 - flow_err / zero_err):.1f} %")
+    metrics = {
+        "heldout_warp_mae_flow": round(flow_err, 4),
+        "heldout_warp_mae_zero_flow": round(zero_err, 4),
+        "heldout_warp_error_reduction": round(1 - flow_err / zero_err, 4),
+        "heldout": "vtest 192x144, megamind 180x135 (1/2 of 384x288, 360x270): first 120 frames, pairs (t, t+2) "
+        "for even t, mean absolute RGB error 0-255",
+    }
+    print(
+        f"held-out warping error: flow {flow_err:.3f}, zero flow {zero_err:.3f}, "
+        f"reduction {100 * (1 - flow_err / zero_err):.1f} %"
+    )
     if publish and metrics["heldout_warp_error_reduction"] < MIN_REDUCTION:
         raise SystemExit(f"not published: the held-out warping error fell by less than {MIN_REDUCTION:.0%}")
     if publish:
         from vsr_lightning.zoo.publish import publish as write_entry
 
-        options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                           if k not in ("out", "publish"))
-        write_entry("spynet", net, {"_target_": "vsr_lightning.models.spynet.SpyNet"}, training_data=TRAINING_DATA,
-                    steps=args.steps, recipe=f"python -m vsr_lightning.zoo.train_spynet {options} --publish",
-                    metrics=metrics)
+        options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out", "publish"))
+        write_entry(
+            "spynet",
+            net,
+            {"_target_": "vsr_lightning.models.spynet.SpyNet"},
+            training_data=TRAINING_DATA,
+            steps=args.steps,
+            recipe=f"python -m vsr_lightning.zoo.train_spynet {options} --publish",
+            metrics=metrics,
+        )
     return metrics
 
 
@@ -380,8 +419,9 @@ def load_teacher_pairs(args: argparse.Namespace) -> list[tuple[Tensor, Tensor, T
     cache = Path(args.teacher_cache) if args.teacher_cache else None
     if cache is not None and cache.is_file():
         return [tuple(x) for x in torch.load(cache, weights_only=True)]
-    pairs = teacher_pairs(training_pool(args.distil_patch), args.teacher_per_clip, (1, 2), args.teacher_smooth,
-                          args.teacher_iters)
+    pairs = teacher_pairs(
+        training_pool(args.distil_patch), args.teacher_per_clip, (1, 2), args.teacher_smooth, args.teacher_iters
+    )
     if cache is not None:
         torch.save([list(p) for p in pairs], cache)
     return pairs
@@ -400,8 +440,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--synthetic-lr", type=float, default=2e-4)
     parser.add_argument("--synthetic-shift", type=float, default=6.0, help="largest drawn translation (px)")
     parser.add_argument("--synthetic-amplitude", type=float, default=1.5, help="scale of the smooth field (px)")
-    parser.add_argument("--level-weights", default=None,
-                        help="start from a SPyNet saved after phase 1 (--out) instead of training phase 1 again")
+    parser.add_argument(
+        "--level-weights",
+        default=None,
+        help="start from a SPyNet saved after phase 1 (--out) instead of training phase 1 again",
+    )
     parser.add_argument("--teacher-per-clip", type=int, default=12, help="teacher pairs per clip, scale and gap")
     parser.add_argument("--teacher-iters", type=int, default=80, help="Adam steps per pyramid factor of the teacher")
     parser.add_argument("--teacher-smooth", type=float, default=0.03, help="smoothness weight of the teacher")
@@ -434,17 +477,31 @@ def main(argv: list[str] | None = None) -> None:
     if args.level_weights:
         net.load_state_dict(torch.load(args.level_weights, map_location="cpu", weights_only=True))
     else:
-        level = train_one_level(net, args.level_steps, args.level_batch, args.level_patch, args.level_lr,
-                                args.level_slope, args.level_shift)
+        level = train_one_level(
+            net, args.level_steps, args.level_batch, args.level_patch, args.level_lr, args.level_slope, args.level_shift
+        )
         start_every_level_from(net, level)
         checkpoint("phase 1 (one level)")
     if args.synthetic_steps > 0:
-        train_on_synthetic_warps(net, args.synthetic_steps, args.batch, args.synthetic_patch, args.synthetic_lr,
-                                 args.synthetic_shift, args.synthetic_amplitude)
+        train_on_synthetic_warps(
+            net,
+            args.synthetic_steps,
+            args.batch,
+            args.synthetic_patch,
+            args.synthetic_lr,
+            args.synthetic_shift,
+            args.synthetic_amplitude,
+        )
         checkpoint("phase 2 (pyramid, self-drawn warps)")
     if args.distil_steps > 0:
-        distil(net.train(), load_teacher_pairs(args), args.distil_steps, args.distil_batch, args.distil_patch,
-               args.distil_lr)
+        distil(
+            net.train(),
+            load_teacher_pairs(args),
+            args.distil_steps,
+            args.distil_batch,
+            args.distil_patch,
+            args.distil_lr,
+        )
         checkpoint("phase 3 (pyramid, teacher flows of real pairs)")
     net = train(net.train(), args.steps, args.batch, args.patch, args.lr, args.smooth, args.max_shift)
     if args.out:

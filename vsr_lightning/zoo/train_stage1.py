@@ -24,13 +24,17 @@ from vsr_lightning.zoo.recipe_jobs import job_result_and_scores, newest_job
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "stage1-embedded"
-TRAINING_DATA = ("embedded training split (carphone 0-74, bikes 0-174, bigbuckbunny 0-74) and registry footage "
-                 "traffic, box, cup, tree (25-frame clips, HEVC LDP QP 37)")
+TRAINING_DATA = (
+    "embedded training split (carphone 0-74, bikes 0-174, bigbuckbunny 0-74) and registry footage "
+    "traffic, box, cup, tree (25-frame clips, HEVC LDP QP 37)"
+)
 
 
 def training_overrides(footage_root: Path, runs_dir: Path) -> list[str]:
-    sources = ("[{root: embedded, split: train, include: null, exclude: [], weight: 1.0}, "
-               f"{{root: '{footage_root}', split: train, include: null, exclude: [], weight: 1.0}}]")
+    sources = (
+        "[{root: embedded, split: train, include: null, exclude: [], weight: 1.0}, "
+        f"{{root: '{footage_root}', split: train, include: null, exclude: [], weight: 1.0}}]"
+    )
     return ["+experiment=zoo_stage1", f"data.train_sources={sources}", "logger=none", f"paths.runs_dir={runs_dir}"]
 
 
@@ -40,14 +44,30 @@ def publish_job(job: Path, recipe: str, steps_before: int = 0) -> dict:
     config = dict(read_checkpoint(job / "final.ckpt")["vsr_model"])
     config.pop("spynet_path", None)  # SPyNet's weights are part of the state dict
     net = load_network(job / "final.ckpt", "stage1")
-    per_video = {video: {"psnr": round(v["psnr"], 4), "psnr_lq": round(v["psnr_lq"], 4),
-                         "gain": round(v["psnr"] - v["psnr_lq"], 4)}
-                 for video, v in scores.get("per_video", {}).items()}
+    per_video = {
+        video: {
+            "psnr": round(v["psnr"], 4),
+            "psnr_lq": round(v["psnr_lq"], 4),
+            "gain": round(v["psnr"] - v["psnr_lq"], 4),
+        }
+        for video, v in scores.get("per_video", {}).items()
+    }
     gains = [v["gain"] for v in per_video.values()]
-    metrics = {"val_per_video": per_video, "val_mean_gain": round(sum(gains) / max(len(gains), 1), 4),
-               "validation": "embedded default validation split (RGB PSNR, crop 0, per video then mean)"}
-    return publish(NAME, net, config, job_type="stage1", training_data=TRAINING_DATA,
-                   steps=(result.get("global_step") or 0) + steps_before, recipe=recipe, metrics=metrics)
+    metrics = {
+        "val_per_video": per_video,
+        "val_mean_gain": round(sum(gains) / max(len(gains), 1), 4),
+        "validation": "embedded default validation split (RGB PSNR, crop 0, per video then mean)",
+    }
+    return publish(
+        NAME,
+        net,
+        config,
+        job_type="stage1",
+        training_data=TRAINING_DATA,
+        steps=(result.get("global_step") or 0) + steps_before,
+        recipe=recipe,
+        metrics=metrics,
+    )
 
 
 PHASE2_STEPS = 5000
@@ -61,10 +81,14 @@ def main(argv: list[str] | None = None) -> None:
     subprocess.run(cmd, check=True, cwd=REPO)
     phase1 = newest_job(runs_dir, "stage1")
     phase1_steps = json.loads((phase1 / "done.json").read_text())["global_step"]
-    subprocess.run([*cmd, f"stage1.init={phase1 / 'final.ckpt'}", f"stage1.max_steps={PHASE2_STEPS}"], check=True,
-                   cwd=REPO)
-    entry = publish_job(newest_job(runs_dir, "stage1"), "python -m vsr_lightning.zoo.train_stage1 " + " ".join(extra),
-                        steps_before=phase1_steps)
+    subprocess.run(
+        [*cmd, f"stage1.init={phase1 / 'final.ckpt'}", f"stage1.max_steps={PHASE2_STEPS}"], check=True, cwd=REPO
+    )
+    entry = publish_job(
+        newest_job(runs_dir, "stage1"),
+        "python -m vsr_lightning.zoo.train_stage1 " + " ".join(extra),
+        steps_before=phase1_steps,
+    )
     print(json.dumps(entry["metrics"], indent=2))
 
 

@@ -22,30 +22,54 @@ from vsr_lightning.zoo.recipe_jobs import job_result_and_scores, newest_job
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "stage2-embedded"
-TRAINING_DATA = ("zoo:denoise-embedded fine-tuned on the stage-one outputs (main job's stage one, from "
-                 "zoo:stage1-embedded) of the embedded training split")
+TRAINING_DATA = (
+    "zoo:denoise-embedded fine-tuned on the stage-one outputs (main job's stage one, from "
+    "zoo:stage1-embedded) of the embedded training split"
+)
 
 
 def publish_job(job: Path, recipe: str) -> dict:
     result, scores = job_result_and_scores(job)
     stage1 = scores.get("per_video_stage1", {})
-    per_video = {video: {"psnr": round(v["psnr"], 4), "psnr_lq": round(v["psnr_lq"], 4),
-                         "psnr_stage1": round(stage1[video], 4) if video in stage1 else None,
-                         "gain_over_input": round(v["psnr"] - v["psnr_lq"], 4)}
-                 for video, v in scores.get("per_video", {}).items()}
+    per_video = {
+        video: {
+            "psnr": round(v["psnr"], 4),
+            "psnr_lq": round(v["psnr_lq"], 4),
+            "psnr_stage1": round(stage1[video], 4) if video in stage1 else None,
+            "gain_over_input": round(v["psnr"] - v["psnr_lq"], 4),
+        }
+        for video, v in scores.get("per_video", {}).items()
+    }
     gains = [v["gain_over_input"] for v in per_video.values()]
-    metrics = {"val_per_video": per_video, "val_mean_gain_over_input": round(sum(gains) / max(len(gains), 1), 4),
-               "validation": "embedded default validation split after the main job's stage one (RGB PSNR, crop 0)"}
+    metrics = {
+        "val_per_video": per_video,
+        "val_mean_gain_over_input": round(sum(gains) / max(len(gains), 1), 4),
+        "validation": "embedded default validation split after the main job's stage one (RGB PSNR, crop 0)",
+    }
     config = dict(read_checkpoint(job / "final.ckpt")["vsr_model"])
-    return publish(NAME, load_network(job / "final.ckpt", "stage2"), config, job_type="stage2",
-                   training_data=TRAINING_DATA, steps=result.get("global_step"), recipe=recipe, metrics=metrics)
+    return publish(
+        NAME,
+        load_network(job / "final.ckpt", "stage2"),
+        config,
+        job_type="stage2",
+        training_data=TRAINING_DATA,
+        steps=result.get("global_step"),
+        recipe=recipe,
+        metrics=metrics,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     extra = list(sys.argv[1:] if argv is None else argv)
     runs_dir = cache_root() / "zoo-runs"
-    cmd = [sys.executable, str(REPO / "run.py"), "+experiment=zoo_stage2", "logger=none", f"paths.runs_dir={runs_dir}",
-           *extra]
+    cmd = [
+        sys.executable,
+        str(REPO / "run.py"),
+        "+experiment=zoo_stage2",
+        "logger=none",
+        f"paths.runs_dir={runs_dir}",
+        *extra,
+    ]
     subprocess.run(cmd, check=True, cwd=REPO)
     entry = publish_job(newest_job(runs_dir, "stage2"), "python -m vsr_lightning.zoo.train_stage2 " + " ".join(extra))
     print(json.dumps(entry["metrics"], indent=2))
