@@ -73,29 +73,38 @@ class SpyNet(nn.Module):
         """
         return all(not m.basic_module[-1].weight.any() and not m.basic_module[-1].bias.any() for m in self.basic_module)
 
+    def image_pyramid(self, x: Tensor) -> list[Tensor]:
+        """The normalised input at every level, coarse to fine (each level half the size of the next)."""
+        levels = [(x - self.mean) / self.std]
+        for _ in range(self.num_levels - 1):
+            levels.insert(0, F.avg_pool2d(levels[0], kernel_size=2, stride=2, count_include_pad=False))
+        return levels
+
+    @staticmethod
+    def upsample_flow(flow: Tensor | None, like: Tensor) -> Tensor:
+        """The coarser level's flow at ``like``'s size (in that level's pixels); zeros at the coarsest level."""
+        if flow is None:
+            # The official code upsamples an all-zero flow of half size; starting from zeros directly
+            # is identical and also works when the coarsest level is 1 pixel.
+            return like.new_zeros(like.shape[0], 2, like.shape[2], like.shape[3])
+        up = F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=True) * 2.0
+        if up.shape[2] != like.shape[2]:
+            up = F.pad(up, [0, 0, 0, 1], mode="replicate")
+        if up.shape[3] != like.shape[3]:
+            up = F.pad(up, [0, 1, 0, 0], mode="replicate")
+        return up
+
+    def refine(self, level: int, ref: Tensor, supp: Tensor, up: Tensor) -> Tensor:
+        """One level's flow: its residual on top of the upsampled coarser flow ``up``."""
+        warped = flow_warp(supp, up.permute(0, 2, 3, 1), padding_mode="border")
+        return self.basic_module[level](torch.cat([ref, warped, up], dim=1)) + up
+
     def _process(self, ref: Tensor, supp: Tensor, level_flows: list[Tensor] | None = None) -> Tensor:
         """The finest flow; ``level_flows``, when given, collects every level's flow (unsupervised training)."""
-        refs = [(ref - self.mean) / self.std]
-        supps = [(supp - self.mean) / self.std]
-        for _ in range(self.num_levels - 1):
-            refs.insert(0, F.avg_pool2d(refs[0], kernel_size=2, stride=2, count_include_pad=False))
-            supps.insert(0, F.avg_pool2d(supps[0], kernel_size=2, stride=2, count_include_pad=False))
-
+        refs, supps = self.image_pyramid(ref), self.image_pyramid(supp)
         flow = None
         for level in range(self.num_levels):
-            r, s = refs[level], supps[level]
-            if flow is None:
-                # The official code upsamples an all-zero flow of half size; starting from zeros directly
-                # is identical and also works when the coarsest level is 1 pixel.
-                up = r.new_zeros(r.shape[0], 2, r.shape[2], r.shape[3])
-            else:
-                up = F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=True) * 2.0
-                if up.shape[2] != r.shape[2]:
-                    up = F.pad(up, [0, 0, 0, 1], mode="replicate")
-                if up.shape[3] != r.shape[3]:
-                    up = F.pad(up, [0, 1, 0, 0], mode="replicate")
-            warped = flow_warp(s, up.permute(0, 2, 3, 1), padding_mode="border")
-            flow = self.basic_module[level](torch.cat([r, warped, up], dim=1)) + up
+            flow = self.refine(level, refs[level], supps[level], self.upsample_flow(flow, refs[level]))
             if level_flows is not None:
                 level_flows.append(flow)
         assert flow is not None

@@ -40,6 +40,7 @@ from vsr_lightning.models.flow_warp import flow_warp
 from vsr_lightning.models.spynet import SpyNet, SpyNetBasicModule
 from vsr_lightning.zoo.footage import clips
 from vsr_lightning.zoo.frame_pool import Clip, embedded_training_clips, footage_clips
+from vsr_lightning.zoo.spynet_levels import train_levels
 from vsr_lightning.zoo.teacher_flow import optimised_flow
 
 
@@ -449,7 +450,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--teacher-iters", type=int, default=80, help="Adam steps per pyramid factor of the teacher")
     parser.add_argument("--teacher-smooth", type=float, default=0.03, help="smoothness weight of the teacher")
     parser.add_argument("--teacher-cache", default=None, help="keep the teacher flows in this file (reused if there)")
-    parser.add_argument("--distil-steps", type=int, default=1000, help="phase 3 steps (regress the teacher flows)")
+    parser.add_argument(
+        "--levels-steps",
+        type=int,
+        default=600,
+        help="phase 3 steps per pyramid level (each level alone regresses the teacher flows)",
+    )
+    parser.add_argument("--levels-patch", type=int, default=64)
+    parser.add_argument("--levels-batch", type=int, default=8)
+    parser.add_argument("--levels-lr", type=float, default=1e-4)
+    parser.add_argument(
+        "--distil-steps",
+        type=int,
+        default=0,
+        help="phase 3b steps (the whole pyramid regresses the teacher flows on crops)",
+    )
     parser.add_argument("--distil-patch", type=int, default=64)
     parser.add_argument("--distil-batch", type=int, default=8)
     parser.add_argument("--distil-lr", type=float, default=2e-4)
@@ -493,6 +508,22 @@ def main(argv: list[str] | None = None) -> None:
             args.synthetic_amplitude,
         )
         checkpoint("phase 2 (pyramid, self-drawn warps)")
+    if args.levels_steps > 0:
+
+        def after_level(level: int, so_far: SpyNet) -> None:
+            print(f"levels 0-{level} trained:", flush=True)
+            evaluate_and_publish(so_far, args, publish=False)
+
+        train_levels(
+            net.train(),
+            load_teacher_pairs(args),
+            args.levels_steps,
+            args.levels_batch,
+            args.levels_patch,
+            args.levels_lr,
+            after_level,
+        )
+        checkpoint("phase 3 (level by level, teacher flows of real pairs)")
     if args.distil_steps > 0:
         distil(
             net.train(),
@@ -502,7 +533,7 @@ def main(argv: list[str] | None = None) -> None:
             args.distil_patch,
             args.distil_lr,
         )
-        checkpoint("phase 3 (pyramid, teacher flows of real pairs)")
+        checkpoint("phase 3b (pyramid, teacher flows of real pairs)")
     net = train(net.train(), args.steps, args.batch, args.patch, args.lr, args.smooth, args.max_shift)
     if args.out:
         torch.save(net.state_dict(), args.out)
