@@ -33,6 +33,22 @@ CONFIG = {
 }
 
 
+class FakeNetwork:
+    """Runs ``fn`` as a network and answers what the engine asks of one (``inference/protocol.py``)."""
+
+    size_multiple = 4
+    flow_network = None
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def inference_bytes(self, frames: int, height: int, width: int) -> int:
+        return 0
+
+    def __call__(self, x, pqf=None):
+        return self.fn(x, pqf=pqf)
+
+
 def _video(path: Path, width: int = 16, height: int = 16, frames: int = 3) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with VideoWriter(path, fps=25.0) as writer:
@@ -251,7 +267,7 @@ def test_a_failed_run_removes_only_its_temporary(work, capsys, monkeypatch, png)
     def broken(x, pqf=None):
         raise ValueError("the model broke")
 
-    monkeypatch.setattr(enhance_module, "_load", lambda net, kind, device: broken)
+    monkeypatch.setattr(enhance_module, "_load", lambda net, kind, device: FakeNetwork(broken))
     target = work["out"] / ("frames" if png else "result.mkv")
     if png:
         target.mkdir()
@@ -314,7 +330,7 @@ def test_a_full_disk_stops_at_the_first_failed_write(work, capsys, monkeypatch, 
             Path(path).symlink_to("/dev/full")
             super().__init__(path, *args, **kwargs)
 
-    monkeypatch.setattr(enhance_module, "_load", lambda net, kind, device: identity)
+    monkeypatch.setattr(enhance_module, "_load", lambda net, kind, device: FakeNetwork(identity))
     monkeypatch.setattr(enhance_module, "VideoWriter", FullDiskWriter)
     target = work["out"] / "result.mkv"
     if overwrite:

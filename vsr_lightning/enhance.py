@@ -37,6 +37,7 @@ from vsr_lightning.data.duplicates import DuplicateDetector
 from vsr_lightning.data.errors import DataError, os_error_line
 from vsr_lightning.data.hevc import QpSidecar, sidecar_path
 from vsr_lightning.data.video_io import VideoReader, VideoWriter, frame_name, parse_size, write_png
+from vsr_lightning.inference.protocol import InferenceNetwork, require_inference_network
 from vsr_lightning.models.chunked_inference import blend_weights, enhance_video_chunked, framewise, plan_tile
 from vsr_lightning.models.pqf import fixed_period_pqf
 from vsr_lightning.models.tta import tta_x8
@@ -103,9 +104,9 @@ def _to_uint8(frame: Tensor) -> np.ndarray:
     return frame.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
 
 
-def _load(net: nn.Module | str | Path, kind: str, device: torch.device) -> nn.Module:
+def _load(net: nn.Module | str | Path, kind: str, device: torch.device) -> InferenceNetwork:
     module = net if isinstance(net, nn.Module) else load_network(net, kind)  # type: ignore[arg-type]
-    return module.to(device).eval()
+    return require_inference_network(module.to(device).eval(), f"--{kind}")
 
 
 # ----------------------------------------------------------------------------------------- streaming
@@ -128,6 +129,7 @@ class StreamingEnhancer:
         overlap: int,
         tile: int | None = None,
         tile_overlap: int = 16,
+        stage1_multiple: int = 4,
         stage2_multiple: int = 8,
         device: torch.device | str = "cpu",
         stage2_tile: int | None = None,
@@ -139,7 +141,8 @@ class StreamingEnhancer:
             raise ValueError(f"overlap ({overlap}) must be in [0, chunk={chunk})")
         self.stage1, self.stage2 = stage1, stage2
         self.chunk, self.overlap, self.stride = chunk, overlap, chunk - overlap
-        self.tile, self.tile_overlap, self.stage2_multiple = tile, tile_overlap, stage2_multiple
+        self.tile, self.tile_overlap = tile, tile_overlap
+        self.stage1_multiple, self.stage2_multiple = stage1_multiple, stage2_multiple
         self.stage2_tile = stage2_tile
         self.on_final = on_final
         """Called after each frame is finalised, so the caller can write it before the next one is made."""
@@ -217,7 +220,7 @@ class StreamingEnhancer:
             tile_overlap=self.tile_overlap,
             device=self.device,
             pqf=flags,
-            multiple=4,
+            multiple=self.stage1_multiple,
         )
         self.model_seconds += time.perf_counter() - t0
         # Same weights and the same accumulate-then-divide order as enhance_video_chunked, so results match it.
@@ -401,15 +404,14 @@ class MemoryPlan:
 
 
 def plan_memory(
-    net1: nn.Module,
-    net2: nn.Module | None,
+    net1: InferenceNetwork,
+    net2: InferenceNetwork | None,
     width: int,
     height: int,
     chunk: int,
     overlap: int,
     budget_gib: float,
     tta: bool = False,
-    stage2_multiple: int = 8,
     device: torch.device | str = "cpu",
 ) -> MemoryPlan:
     """Pick the largest tiles whose estimated peak (see the models' ``inference_bytes``) fits ``budget_gib``.
@@ -417,7 +419,7 @@ def plan_memory(
     On the CPU the fixed costs are what is resident now, the 8-bit frames the stream holds (``chunk +
     stride``, plus one stacked chunk), the float output of one chunk and the overlap carried to the next. On
     CUDA the budget is the device's: the fixed cost is what is allocated there (the weights), since the stream
-    stays in host memory. A model without an ``inference_bytes`` estimate runs on whole frames. Only
+    stays in host memory. Only
     ``ALLOCATOR_HEADROOM`` of the budget is planned.
     """
     budget = int(budget_gib * 2**30 * ALLOCATOR_HEADROOM)
@@ -431,15 +433,12 @@ def plan_memory(
     left = budget - fixed
     tta_copies = 2 if tta else 1  # TTA keeps a running sum beside each transformed output
 
-    def tile_for(net: nn.Module, frames: int, multiple: int) -> int | None:
-        estimate = getattr(net, "inference_bytes", None)
-        if estimate is None:
-            return None
-        return plan_tile(lambda h, w: tta_copies * estimate(frames, h, w), height, width, left, multiple)
+    def tile_for(net: InferenceNetwork, frames: int, multiple: int) -> int | None:
+        return plan_tile(lambda h, w: tta_copies * net.inference_bytes(frames, h, w), height, width, left, multiple)
 
     try:
-        tile1 = tile_for(net1, chunk, 4)
-        tile2 = tile_for(net2, 1, stage2_multiple) if net2 is not None else None
+        tile1 = tile_for(net1, chunk, net1.size_multiple)
+        tile2 = tile_for(net2, 1, net2.size_multiple) if net2 is not None else None
     except ValueError as exc:
         raise ValueError(
             f"{width}x{height} frames in chunks of {chunk} do not fit in {budget_gib:g} GiB: {exc}"
@@ -618,7 +617,6 @@ def _enhance_into(
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
             return tta_x8(net2, x) if tta else net2(x)
 
-    stage2_multiple = getattr(net2, "window_size", 8)
     if tile == "auto":
         if max_memory_gib is None:  # CUDA: what this process may use, the weights it already holds included
             max_memory_gib = (
@@ -635,7 +633,6 @@ def _enhance_into(
             min(overlap, chunk - 1),
             max_memory_gib,
             tta=tta,
-            stage2_multiple=stage2_multiple,
             device=dev,
         )
         tile1, tile2 = plan.stage1_tile, plan.stage2_tile
@@ -670,7 +667,8 @@ def _enhance_into(
         overlap=overlap,
         tile=tile1,
         tile_overlap=tile_overlap,
-        stage2_multiple=stage2_multiple,
+        stage1_multiple=net1.size_multiple,
+        stage2_multiple=net2.size_multiple if net2 is not None else 1,
         device=dev,
         stage2_tile=tile2,
         on_final=drain,

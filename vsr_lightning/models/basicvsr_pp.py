@@ -115,7 +115,15 @@ class BasicVSRPlusPlus(nn.Module):
             if align.bias is not None:
                 nn.init.zeros_(align.bias)
 
-    # ------------------------------------------------------------------ memory
+    # ------------------------------------------------------------------ what inference asks (inference/protocol.py)
+    size_multiple = 4
+    """Tile sides are multiples of 4: the feature extractor halves the size twice."""
+
+    @property
+    def flow_network(self) -> nn.Module:
+        """SPyNet: trained with its own learning rate, frozen at first."""
+        return self.spynet
+
     def inference_bytes(self, frames: int, height: int, width: int) -> int:
         """A safe estimate of the working set of one inference-mode ``forward`` on ``frames`` frames.
 

@@ -277,6 +277,17 @@ class SwinIR(nn.Module):
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
 
+    # what inference asks (inference/protocol.py)
+    @property
+    def size_multiple(self) -> int:
+        """Tile sides are multiples of the attention window, so tiles need no padding of their own."""
+        return self.window_size
+
+    @property
+    def flow_network(self) -> None:
+        """No flow network."""
+        return None
+
     def inference_bytes(self, frames: int, height: int, width: int) -> int:
         """A safe estimate of the working set of an inference-mode ``forward`` on ``frames`` images.
 

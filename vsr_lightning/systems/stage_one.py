@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from vsr_lightning.inference.protocol import require_inference_network
 from vsr_lightning.systems.restoration_system import RestorationSystem
 from vsr_lightning.systems.video_enhancer import VideoModel
 
@@ -26,8 +27,8 @@ class StageOneSystem(RestorationSystem):
         self._set_flow_trainable(flow_freeze_steps <= 0)
 
     def _flow_parameters(self) -> list[nn.Parameter]:
-        spynet = getattr(self.net, "spynet", None)
-        return list(spynet.parameters()) if spynet is not None else []
+        flow = require_inference_network(self.net, "stage-one network").flow_network
+        return list(flow.parameters()) if flow is not None else []
 
     def _set_flow_trainable(self, trainable: bool) -> None:
         for p in self._flow_parameters():

@@ -7,6 +7,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from vsr_lightning.inference.protocol import require_inference_network
 from vsr_lightning.models.chunked_inference import framewise
 from vsr_lightning.systems.restoration_system import RestorationSystem
 from vsr_lightning.systems.video_enhancer import VideoModel
@@ -21,7 +22,8 @@ class StageTwoSystem(RestorationSystem):
 
     def __init__(self, net: nn.Module, frame_batch: int = 4, job_type: str = "stage2", **kwargs: Any) -> None:
         evaluation = dict(kwargs.get("evaluation") or {})
-        evaluation["multiple"] = max(int(evaluation.get("multiple", 1)), getattr(net, "window_size", 8))
+        multiple = require_inference_network(net, "stage-two network").size_multiple
+        evaluation["multiple"] = max(int(evaluation.get("multiple", 1)), multiple)
         kwargs["evaluation"] = evaluation
         super().__init__(net, **kwargs)
         self.frame_batch = frame_batch

@@ -1,0 +1,1 @@
+"""The one inference engine: validation, stage-one output caching and the ``enhance`` command all run on it."""
