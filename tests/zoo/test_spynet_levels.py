@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import torch
 
 from vsr_lightning.models.flow_warp import flow_warp
@@ -39,7 +40,7 @@ def test_flipped_crops_negate_every_flow_channel(monkeypatch):
     assert sample.up.abs().mean() > 0.01  # the coarser levels move, so a wrong sign would show
     draws = iter([0.0, 0.9])  # flip x, keep y
     monkeypatch.setattr(spynet_levels.random, "random", lambda: next(draws))
-    inputs, up, target = spynet_levels._flip(sample.inputs[0], sample.up[0], sample.target[0])
+    inputs, up, target, _ = spynet_levels._flip(sample.inputs[0], sample.up[0], sample.target[0], sample.supp[0])
     supp_level = net.image_pyramid(supp.flip(-1))[level][:1]
     mirrored_flow = flow.flip(-1) * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1)
     assert torch.equal(inputs[6:], up)
@@ -57,7 +58,8 @@ def test_odd_sizes_are_resized_like_spynet_does():
     assert torch.allclose(f[:, 0], torch.full_like(f[:, 0], 2.0 * 96 / 70), atol=1e-4)
 
 
-def test_levels_learn_a_translation_and_report_each_level():
+@pytest.mark.parametrize("photometric", [0.0, 1.0])
+def test_levels_learn_a_translation_and_report_each_level(photometric):
     random.seed(0)
     torch.manual_seed(0)
     net = SpyNet()
@@ -72,6 +74,7 @@ def test_levels_learn_a_translation_and_report_each_level():
         batch=2,
         patch=32,
         lr=1e-3,
+        photometric=photometric,
         after_level=lambda level, so_far: seen.append(level),
     )
     with torch.no_grad():

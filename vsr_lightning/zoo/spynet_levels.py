@@ -14,6 +14,7 @@ import copy
 import math
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -29,11 +30,13 @@ TeacherPair = tuple[Tensor, Tensor, Tensor]
 
 @dataclass
 class LevelSamples:
-    """One chunk of frame pairs at one level: the level's 8-channel input, the coarser flow, the target."""
+    """One chunk of frame pairs at one level: the level's 8-channel input, the coarser flow, the target, and
+    the level's supp image (for the photometric loss)."""
 
     inputs: Tensor  # (N,8,h,w): ref, supp warped by ``up``, ``up``
     up: Tensor  # (N,2,h,w)
     target: Tensor  # (N,2,h,w)
+    supp: Tensor  # (N,3,h,w)
 
 
 def at_multiple_of_32(pair: TeacherPair) -> TeacherPair:
@@ -64,11 +67,11 @@ def level_samples(net: SpyNet, pairs: list[TeacherPair], level: int) -> list[Lev
         up = net.upsample_flow(flow, refs[level])
         warped = flow_warp(supps[level], up.permute(0, 2, 3, 1), padding_mode="border")
         target = F.avg_pool2d(teacher, factor) / factor if factor > 1 else teacher
-        out.append(LevelSamples(torch.cat([refs[level], warped, up], dim=1), up, target))
+        out.append(LevelSamples(torch.cat([refs[level], warped, up], dim=1), up, target, supps[level]))
     return out
 
 
-def level_batch(samples: list[LevelSamples], batch: int, patch: int) -> tuple[Tensor, Tensor, Tensor]:
+def level_batch(samples: list[LevelSamples], batch: int, patch: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Random crops of one random chunk (whole images where smaller than ``patch``), flipped at random."""
     chunk = random.choice(samples)
     h, w = chunk.inputs.shape[-2:]
@@ -76,10 +79,10 @@ def level_batch(samples: list[LevelSamples], batch: int, patch: int) -> tuple[Te
     crops = []
     for _ in range(batch):
         k, y, x = random.randrange(chunk.inputs.shape[0]), random.randrange(h - ph + 1), random.randrange(w - pw + 1)
-        crop = [t[k, :, y : y + ph, x : x + pw] for t in (chunk.inputs, chunk.up, chunk.target)]
+        crop = [t[k, :, y : y + ph, x : x + pw] for t in (chunk.inputs, chunk.up, chunk.target, chunk.supp)]
         crops.append(_flip(*crop))
-    inputs, up, target = (torch.stack([c[i] for c in crops]) for i in range(3))
-    return inputs, up, target
+    inputs, up, target, supp = (torch.stack([c[i] for c in crops]) for i in range(4))
+    return inputs, up, target, supp
 
 
 # Channels of the level input that hold a flow's (x, y): the ``up`` flow after the two RGB images.
@@ -87,16 +90,28 @@ _FLOW_X = (6,)
 _FLOW_Y = (7,)
 
 
-def _flip(inputs: Tensor, up: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _flip(inputs: Tensor, up: Tensor, target: Tensor, supp: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """A random horizontal and vertical flip; a flipped axis negates that flow component everywhere."""
     inputs, up, target = inputs.clone(), up.clone(), target.clone()
     for axis, component, channels in ((-1, 0, _FLOW_X), (-2, 1, _FLOW_Y)):
         if random.random() < 0.5:
-            inputs, up, target = inputs.flip(axis), up.flip(axis), target.flip(axis)
+            inputs, up, target, supp = (t.flip(axis) for t in (inputs, up, target, supp))
             inputs[list(channels)] *= -1
             up[component] *= -1
             target[component] *= -1
-    return inputs, up, target
+    return inputs, up, target, supp
+
+
+def level_loss(flow: Tensor, target: Tensor, ref: Tensor, supp: Tensor, photometric: float, smooth: float) -> Tensor:
+    """Endpoint error to the teacher, plus ``photometric`` times the Charbonnier warping error of the
+    level's own (normalised) images and a first-order smoothness term."""
+    loss = (flow - target).pow(2).sum(1).add(1e-6).sqrt().mean()
+    if photometric > 0:
+        warped = flow_warp(supp, flow.permute(0, 2, 3, 1), padding_mode="border")
+        data = (ref - warped).pow(2).add(1e-6).sqrt().mean()
+        grad = (flow[..., 1:] - flow[..., :-1]).abs().mean() + (flow[..., 1:, :] - flow[..., :-1, :]).abs().mean()
+        loss = loss + photometric * (data + smooth * grad)
+    return loss
 
 
 def train_level(
@@ -107,23 +122,25 @@ def train_level(
     batch: int,
     patch: int,
     lr: float,
+    photometric: float = 0.0,
+    smooth: float = 0.03,
     log_every: int = 100,
 ) -> None:
-    """Level ``level`` regresses the teacher at its scale (endpoint error), the other levels untouched."""
+    """Level ``level`` regresses the teacher at its scale (:func:`level_loss`), the other levels untouched."""
     module = net.basic_module[level]
     opt = torch.optim.Adam(module.parameters(), lr=lr)
     started, epe, epe_up = time.perf_counter(), 0.0, 0.0
     for step in range(1, steps + 1):
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-        inputs, up, target = level_batch(samples, batch, patch)
+        inputs, up, target, supp = level_batch(samples, batch, patch)
         flow = module(inputs) + up
-        loss = (flow - target).pow(2).sum(1).add(1e-6).sqrt().mean()
+        loss = level_loss(flow, target, inputs[:, :3], supp, photometric, smooth)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
         opt.step()
-        epe += loss.item()
+        epe += (flow - target).detach().norm(dim=1).mean().item()
         epe_up += (up - target).norm(dim=1).mean().item()
         if step % log_every == 0:
             print(
@@ -144,12 +161,27 @@ def with_levels_up_to(net: SpyNet, level: int) -> SpyNet:
 
 
 def train_levels(
-    net: SpyNet, pairs: list[TeacherPair], steps: int, batch: int, patch: int, lr: float, after_level=None
+    net: SpyNet,
+    pairs: list[TeacherPair],
+    steps: int | Sequence[int],
+    batch: int,
+    patch: int,
+    lr: float,
+    photometric: float = 0.0,
+    smooth: float = 0.03,
+    first_level: int = 0,
+    after_level: Callable[[int, SpyNet], None] | None = None,
 ) -> SpyNet:
-    """Every level in turn, coarse to fine; ``after_level(level, net_so_far)`` is called after each."""
+    """Levels ``first_level`` to the finest in turn, coarse to fine (``steps`` per level: one number or one
+    per level); the coarser ones are kept as they are. ``after_level(level, net_so_far)`` follows each."""
+    per_level = [steps] * net.num_levels if isinstance(steps, int) else list(steps)
+    if len(per_level) != net.num_levels:
+        raise ValueError(f"steps: one number or {net.num_levels} (one per level), got {len(per_level)}")
     pairs = [at_multiple_of_32(p) for p in pairs]
-    for level in range(net.num_levels):
-        train_level(net, level, level_samples(net, pairs, level), steps, batch, patch, lr)
+    for level in range(first_level, net.num_levels):
+        if per_level[level] > 0:
+            samples = level_samples(net, pairs, level)
+            train_level(net, level, samples, per_level[level], batch, patch, lr, photometric, smooth)
         if after_level is not None:
             after_level(level, with_levels_up_to(net, level))
     return net

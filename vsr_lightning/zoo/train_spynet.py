@@ -452,9 +452,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--teacher-cache", default=None, help="keep the teacher flows in this file (reused if there)")
     parser.add_argument(
         "--levels-steps",
+        default="600",
+        help="phase 3 steps per pyramid level (each level alone, coarse to fine): one number, or six "
+        "comma-separated (coarsest first)",
+    )
+    parser.add_argument(
+        "--levels-first",
         type=int,
-        default=600,
-        help="phase 3 steps per pyramid level (each level alone regresses the teacher flows)",
+        default=0,
+        help="phase 3 starts at this level (the coarser ones are kept from --level-weights)",
+    )
+    parser.add_argument(
+        "--levels-photometric",
+        type=float,
+        default=0.0,
+        help="weight of the level's photometric loss beside the endpoint error to the teacher",
     )
     parser.add_argument("--levels-patch", type=int, default=64)
     parser.add_argument("--levels-batch", type=int, default=8)
@@ -508,7 +520,7 @@ def main(argv: list[str] | None = None) -> None:
             args.synthetic_amplitude,
         )
         checkpoint("phase 2 (pyramid, self-drawn warps)")
-    if args.levels_steps > 0:
+    if args.levels_steps != "0":
 
         def after_level(level: int, so_far: SpyNet) -> None:
             print(f"levels 0-{level} trained:", flush=True)
@@ -517,11 +529,14 @@ def main(argv: list[str] | None = None) -> None:
         train_levels(
             net.train(),
             load_teacher_pairs(args),
-            args.levels_steps,
+            [int(n) for n in args.levels_steps.split(",")] if "," in args.levels_steps else int(args.levels_steps),
             args.levels_batch,
             args.levels_patch,
             args.levels_lr,
-            after_level,
+            photometric=args.levels_photometric,
+            smooth=args.teacher_smooth,
+            first_level=args.levels_first,
+            after_level=after_level,
         )
         checkpoint("phase 3 (level by level, teacher flows of real pairs)")
     if args.distil_steps > 0:
