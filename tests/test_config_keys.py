@@ -14,10 +14,12 @@ from hydra.errors import ConfigCompositionException
 from vsr_lightning.config_schema import (
     BadConfigValue,
     UnknownConfigKey,
+    check_arm,
     check_known_keys,
     check_values,
     register_configs,
 )
+from vsr_lightning.jobs.arms import BadArm, arm_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -68,33 +70,34 @@ def test_added_unknown_keys_are_refused_naming_the_key(override, line):
     assert str(info.value) == f"unknown config key {line}"
 
 
+def _check_arm(overrides: list[str], arm: str) -> None:
+    """What ``run.py`` does before any arm runs: compose the arm through Hydra and check it."""
+    check_arm(arm, arm_config(_compose(overrides), arm, overrides))
+
+
 def test_arm_overrides_are_checked_before_any_arm_runs():
-    cfg = _compose(["+experiment=ablation_pqf", "+experiment.arms.pqf.stage1.max_step=3"])
     with pytest.raises(UnknownConfigKey) as info:
-        check_known_keys(cfg)
+        _check_arm(["+experiment=ablation_pqf", "experiment.arms.pqf=['+stage1.max_step=3']"], "pqf")
     assert str(info.value) == (
-        f"unknown config key 'experiment.arms.pqf.stage1.max_step': {SCHEMA}; did you mean "
-        "'experiment.arms.pqf.stage1.max_steps'?"
+        f"arm 'pqf': unknown config key 'stage1.max_step': {SCHEMA}; did you mean 'stage1.max_steps'?"
     )
-    cfg = _compose(["+experiment=ablation_pqf", "+experiment.arms.pqf.stage1.model.propagaton=pqf"])
     with pytest.raises(
         UnknownConfigKey,
-        match=r"^unknown config key 'experiment\.arms\.pqf\.stage1\.model\."
-        r"propagaton': not a parameter of BasicVSRPlusPlus",
+        match=r"^arm 'pqf': unknown config key 'stage1\.model\.propagaton': not a parameter of BasicVSRPlusPlus",
     ):
-        check_known_keys(cfg)
+        _check_arm(["+experiment=ablation_pqf", "experiment.arms.pqf=['+stage1.model.propagaton=pqf']"], "pqf")
 
 
 def test_typos_inside_an_arms_phase_list_are_refused():
-    cfg = _compose(
-        ["+experiment=ablation_mse_finetune", "experiment.arms.three_step.stage1.phases=[{loss: mse, stpes: 3}]"]
-    )
-    with pytest.raises(UnknownConfigKey) as info:
-        check_known_keys(cfg)
+    overrides = [
+        "+experiment=ablation_mse_finetune",
+        "experiment.arms.three_step=['stage1.phases=[{loss: mse, stpes: 3}]']",
+    ]
+    with pytest.raises(BadArm) as info:
+        _check_arm(overrides, "three_step")
     assert str(info.value) == (
-        "unknown config key 'experiment.arms.three_step.stage1.phases[0].stpes': not in the "
-        "schema (vsr_lightning/config_schema.py), so nothing would read it; did you mean "
-        "'experiment.arms.three_step.stage1.phases[0].steps'?"
+        "arm 'three_step' of experiment 'ablation_mse_finetune': Could not override 'stage1.phases': "
+        "Key 'stpes' not in 'TrainingPhase'"
     )
 
 
@@ -111,7 +114,7 @@ def test_every_experiment_and_its_arms_pass(name):
     check_known_keys(cfg)
     check_values(cfg)
     for arm in list(cfg.experiment.arms):
-        check_known_keys(_compose([f"+experiment={name}", f"arm={arm}"]))
+        _check_arm([f"+experiment={name}", f"arm={arm}"], arm)
 
 
 def test_known_keys_added_to_free_form_sections_pass():
@@ -152,8 +155,8 @@ def test_run_py_exits_2_with_one_line(tmp_path):
         (["stage2.val_every=0"], "config key 'stage2.val_every' must be at least 1, got 0"),
         (["data.patch=0"], "config key 'data.patch' must be at least 1, got 0"),
         (
-            ["+experiment=ablation_pqf", "+experiment.arms.pqf.stage1.max_steps=0"],
-            "config key 'experiment.arms.pqf.stage1.max_steps' must be at least 1, got 0",
+            ["+experiment=ablation_pqf", "experiment.arms.pqf=['stage1.max_steps=0']"],
+            "arm 'pqf': config key 'stage1.max_steps' must be at least 1, got 0",
         ),
         (
             ["stage1.phases=[{loss: mse}]"],
@@ -164,15 +167,16 @@ def test_run_py_exits_2_with_one_line(tmp_path):
             "config key 'stage1.phases[1].steps' must be a whole number of at least 1, got 0",
         ),
         (
-            ["+experiment=ablation_mse_finetune", "experiment.arms.three_step.stage1.phases=[{loss: mse}]"],
-            "config key 'experiment.arms.three_step.stage1.phases[0].steps' is missing: "
-            "every phase needs its number of steps",
+            ["+experiment=ablation_mse_finetune", "experiment.arms.three_step=['stage1.phases=[{loss: mse}]']"],
+            "arm 'three_step': config key 'stage1.phases[0].steps' is missing: every phase needs its number of steps",
         ),
     ],
 )
 def test_impossible_counts_are_refused_naming_the_key(overrides, line):
     with pytest.raises(BadConfigValue) as info:
-        check_values(_compose(overrides))
+        check_values(cfg := _compose(overrides))
+        for arm in list(cfg.experiment.arms):
+            _check_arm(overrides, arm)
     assert str(info.value) == line
 
 

@@ -4,7 +4,8 @@ Hydra composes ``conf/`` on top of :class:`TrainConfig` (registered as ``train_s
 holding ``_target_`` objects (``data``, the networks) stay free-form: Hydra checks them when it
 instantiates them, which is also before any training starts. Hydra lets ``+key=value`` add a key the
 schema does not have (and that key would still change a job's cache key), so :func:`check_known_keys`
-walks the composed configuration, and every arm's overrides, against the schema before anything runs.
+walks the composed configuration, and :func:`check_arm` each arm's composed configuration, against the
+schema before anything runs.
 """
 
 from __future__ import annotations
@@ -21,18 +22,19 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from vsr_lightning.data.dataset_roots import bad_data_roots
+from vsr_lightning.jobs import arms
 from vsr_lightning.systems.video_enhancer import EnhanceOptions
 
 
 @dataclass
 class OptimConfig:
-    """Adam with linear warm-up and cosine restarts."""
+    """Adam with linear warm-up and cosine restarts (each stage's values: ``conf/train.yaml``)."""
 
-    lr: float = 2e-4
+    lr: float = MISSING
     betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
     weight_decay: float = 0.0
-    warmup_steps: int = 10
-    restart_periods: list[int] = field(default_factory=lambda: [1_000_000])
+    warmup_steps: int = MISSING
+    restart_periods: list[int] = MISSING
 
 
 @dataclass
@@ -62,20 +64,24 @@ class TrainingPhase:
 
 @dataclass
 class StageOneConfig:
-    """BasicVSR++ training. ``progressive`` = [[blocks, steps], ...] grows the trunk step by step."""
+    """BasicVSR++ training. ``progressive`` = [[blocks, steps], ...] grows the trunk step by step.
+
+    Fields without a default here take their value from ``conf/train.yaml`` (one home per setting)."""
 
     model: Any = MISSING
-    max_steps: int = 100
-    val_every: int = 50
-    batch_size: int | None = None
+    max_steps: int = MISSING
+    val_every: int = MISSING
+    batch_size: int | None = MISSING
+    """Clips per step (None: ``data.batch_size``)."""
     loss: str = "charbonnier"
     phases: list[TrainingPhase] = field(default_factory=list)
     """Phases after the first (the training above: ``loss``, ``max_steps`` or ``progressive``), each a job of
     its own from the previous phase's weights: the winners' MSE on all data, then MSE on the official data."""
     ema_decay: float | None = None
-    flow_freeze_steps: int = 20
+    flow_freeze_steps: int = MISSING
+    """Steps SPyNet stays frozen at the start of training (BasicVSR++: 5000 with pretrained flow weights)."""
     flow_lr_mult: float = 0.25
-    init: str | None = None
+    init: str | None = MISSING
     """Checkpoint to start from (ours, or an official BasicVSR++ file); None = from scratch."""
     progressive: list[list[int]] | None = None
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -88,10 +94,10 @@ class StageTwoConfig:
     """SwinIR refiner training on stage one's cached outputs."""
 
     model: Any = MISSING
-    max_steps: int = 100
-    val_every: int = 50
-    batch_size: int = 8
-    patch: int = 48
+    max_steps: int = MISSING
+    val_every: int = MISSING
+    batch_size: int = MISSING
+    patch: int = MISSING
     loss: str = "charbonnier"
     ema_decay: float | None = None
     init: str = "scratch"
@@ -107,7 +113,7 @@ class StageTwoConfig:
 class PretrainConfig:
     """Gaussian colour denoising pre-training of the refiner (stills + training GT frames)."""
 
-    max_steps: int = 150
+    max_steps: int = MISSING
     batch_size: int = 8
     patch: int = 48
     noise_sigma: list[float] = field(default_factory=lambda: [0.0, 50.0])
@@ -123,30 +129,30 @@ class PretrainConfig:
 class ExperimentConfig:
     """The arms of an ablation and what they are compared on."""
 
-    name: str = "default"
-    arms: dict[str, Any] = field(default_factory=dict)
-    """Arm name -> overrides merged onto the whole configuration for that arm (none: one arm named
-    after ``baseline_arm``, or ``default``, with no overrides)."""
-    baseline_arm: str | None = None
-    compare_stage: str = "stage1"
+    name: str = MISSING
+    arms: dict[str, list[str]] = field(default_factory=dict)
+    """Arm name -> Hydra overrides composed after the run's own for that arm (``stage2.init=scratch``,
+    ``+data/cleaning=default``); none: one arm named after ``baseline_arm``, or ``default``."""
+    baseline_arm: str | None = MISSING
+    compare_stage: str = MISSING
     """Which stage's validation the arms are compared on: ``stage1`` or ``stage2``."""
-    description: str = ""
+    description: str = MISSING
 
 
 @dataclass
 class LoggerConfig:
-    """W&B settings; ``mode: auto`` is online with credentials and offline without."""
+    """W&B settings (their values: ``conf/logger/wandb.yaml``); ``mode: auto`` is online with credentials."""
 
-    enabled: bool = True
-    project: str = "vsr-lightning"
-    entity: str | None = None
-    mode: str = "auto"
-    dir: str = "${paths.output_root}"
-    tags: list[str] = field(default_factory=list)
-    log_samples: bool = True
-    init_timeout: float = 30.0
+    enabled: bool = MISSING
+    project: str = MISSING
+    entity: str | None = MISSING
+    mode: str = MISSING
+    dir: str = MISSING
+    tags: list[str] = MISSING
+    log_samples: bool = MISSING
+    init_timeout: float = MISSING
     """Seconds an online run waits for the server before it logs offline instead."""
-    offline_fallback: bool = True
+    offline_fallback: bool = MISSING
     """False: an unreachable server stops the run at once (naming the server) instead of logging offline."""
 
 
@@ -169,6 +175,9 @@ class TrainConfig:
     arm: str | None = None
     """Run only this arm (what ``-m`` sweeps over); None: every arm in turn."""
     data: Any = MISSING
+    sources: dict[str, Any] = field(default_factory=dict)
+    """Named training sources (entries of ``data.train_sources``) that arms and phases refer to, e.g.
+    ``data.train_sources=[${sources.official}]``: each subset of the data is written once."""
     stage1: StageOneConfig = field(default_factory=StageOneConfig)
     stage2: StageTwoConfig = field(default_factory=StageTwoConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
@@ -183,8 +192,9 @@ class TrainConfig:
 
 
 def register_configs() -> None:
-    """Make ``train_schema`` available to ``conf/train.yaml``'s defaults list."""
+    """Make ``train_schema`` available to ``conf/train.yaml``'s defaults list, and its ``arm_sweep`` resolver."""
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+    arms.register_resolver()
 
 
 class UnknownConfigKey(ValueError):
@@ -218,6 +228,8 @@ def unknown_keys(cfg: Mapping[str, Any], schema: type = TrainConfig, prefix: str
         if key not in fields:
             yield _problem(str(key), list(fields), prefix, "in the schema (vsr_lightning/config_schema.py)")
             continue
+        if OmegaConf.is_config(cfg) and OmegaConf.is_missing(cfg, key):
+            continue  # a value still to be given (a phase's ``steps``): check_values names it
         kind, value = fields[key], cfg[key]
         if dataclasses.is_dataclass(kind) and isinstance(value, Mapping):
             yield from unknown_keys(value, kind, f"{prefix}{key}.")
@@ -285,13 +297,8 @@ def unknown_target_keys(cfg: Mapping[str, Any], root: Mapping[str, Any], prefix:
 
 
 def check_known_keys(cfg: Mapping[str, Any]) -> None:
-    """Refuse the first unknown key of the composed configuration or of an experiment arm, naming it."""
-    arms = _section(cfg, "experiment", "arms")
+    """Refuse the first unknown key of the composed configuration, naming it."""
     found = [*unknown_keys(cfg), *unknown_target_keys(cfg, cfg)]
-    for arm, overrides in arms.items():
-        if isinstance(overrides, Mapping):
-            prefix = f"experiment.arms.{arm}."
-            found += [*unknown_keys(overrides, TrainConfig, prefix), *unknown_target_keys(overrides, cfg, prefix)]
     if found:
         key, problem = found[0]
         raise UnknownConfigKey(f"unknown config key {key!r}: {problem}")
@@ -333,14 +340,17 @@ def bad_phases(cfg: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
 
 
 def check_values(cfg: Mapping[str, Any]) -> None:
-    """Refuse the first impossible count of the composed configuration or of an experiment arm, naming it."""
+    """Refuse the first impossible count of the composed configuration, naming it."""
     found = [*bad_values(cfg), *bad_phases(cfg), *bad_data_roots(cfg)]
-    for arm, overrides in _section(cfg, "experiment", "arms").items():
-        if isinstance(overrides, Mapping):
-            found += [
-                *bad_values(overrides, f"experiment.arms.{arm}."),
-                *bad_phases(overrides, f"experiment.arms.{arm}."),
-            ]
     if found:
         key, problem = found[0]
         raise BadConfigValue(f"config key {key!r} {problem}")
+
+
+def check_arm(arm: str, cfg: Mapping[str, Any]) -> None:
+    """:func:`check_known_keys` and :func:`check_values` on one arm's composed configuration, naming the arm."""
+    try:
+        check_known_keys(cfg)
+        check_values(cfg)
+    except (UnknownConfigKey, BadConfigValue) as exc:
+        raise type(exc)(f"arm {arm!r}: {exc}") from None

@@ -29,7 +29,7 @@ def test_failing_arm_fails_its_own_job_and_is_reported(slurm, slurm_workdir, emb
         slurm.env,
         "+experiment=ablation_mse_finetune",
         "steps_cap=1",
-        "+experiment.arms.charbonnier_then_mse.stage1.loss=not_a_loss",
+        "experiment.arms.charbonnier_then_mse=['stage1.phases=[{loss: mse, steps: 20}]','stage1.loss=not_a_loss']",
     )
     assert done.returncode != 0
     (job,) = submitted_jobs(tmp)

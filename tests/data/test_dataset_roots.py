@@ -63,9 +63,14 @@ def test_paper_scale_composes_with_the_root_from_the_environment(imported, monke
         assert [v.name for v in dm.val_set.videos] == ["Beta_64x32_25"]
 
 
+def _this_machines_local_config(folder: str, names: list[str]) -> list[str]:
+    """``conf/local/default.yaml`` stays out of the copy (other groups' ``default.yaml`` are kept)."""
+    return ["default.yaml"] if Path(folder).name == "local" else []
+
+
 def test_local_config_sets_the_root_and_wins_over_the_environment(imported, tmp_path, monkeypatch):
     conf = tmp_path / "conf"
-    shutil.copytree(ROOT / "conf", conf, ignore=shutil.ignore_patterns("default.yaml"))
+    shutil.copytree(ROOT / "conf", conf, ignore=_this_machines_local_config)
     (conf / "local" / "default.yaml").write_text(f"paths:\n  mfqe2_root: {imported}\n")
     monkeypatch.setenv("VSR_MFQE2_ROOT", str(tmp_path / "elsewhere"))
     cfg = _compose(["+experiment=paper_scale", "data=mfqe2"], conf)

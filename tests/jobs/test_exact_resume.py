@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from vsr_lightning.config_schema import register_configs
 from vsr_lightning.data.resumable import ResumableSampler
-from vsr_lightning.jobs.experiment_runner import arm_config
+from vsr_lightning.jobs.arms import arm_config
 from vsr_lightning.jobs.pipeline import Pipeline
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -55,7 +55,7 @@ def _cfg(tmp: Path, embedded_root: Path, extra: list[str] = ()):
     ]
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[*overrides, "+experiment=baseline"])
-    return arm_config(cfg, "basicvsr_pp")
+    return arm_config(cfg, "basicvsr_pp", [*overrides, "+experiment=baseline"])
 
 
 def _kill_at(monkeypatch, job_type: str, step: int) -> None:

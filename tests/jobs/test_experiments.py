@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException
-from omegaconf import OmegaConf
+from hydra.utils import instantiate
+from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import ValidationError
 
-from vsr_lightning.config_schema import register_configs
-from vsr_lightning.jobs.experiment_runner import arm_config, arm_names, run_experiment
+from vsr_lightning.config_schema import check_arm, register_configs
+from vsr_lightning.data.datamodule import VideoDataModule
+from vsr_lightning.jobs.arms import BadArm, arm_config, arm_configs, arm_names
+from vsr_lightning.jobs.experiment_runner import run_experiment
 from vsr_lightning.jobs.pipeline import Pipeline
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -46,18 +51,78 @@ def smoke_overrides(tmp: Path, embedded_root: Path) -> list[str]:
     ]
 
 
+@pytest.fixture
+def hydra_run(tmp_path):
+    """As inside ``run.py``: the Hydra config of a run is set (``${hydra:...}`` resolves), then cleared."""
+
+    def compose_run(overrides: list[str]):
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(tmp_path)
+        HydraConfig.instance().set_config(cfg)
+        with open_dict(cfg):
+            del cfg["hydra"]
+        return cfg
+
+    yield compose_run
+    HydraConfig.instance().cfg = None
+
+
 @pytest.mark.parametrize("name", [*EXPERIMENTS, "paper_scale"])
-def test_every_experiment_composes_with_its_arms(name):
-    cfg = _compose([f"+experiment={name}"])
+def test_every_experiment_composes_with_its_arms(name, hydra_run):
+    """Each arm composes through Hydra, passes the start-up checks, and its networks and data module build."""
+    overrides = [f"+experiment={name}"]
+    cfg = hydra_run(overrides)
     assert cfg.experiment.name == name
-    arms = arm_names(cfg)
-    assert len(arms) >= 1 and (cfg.experiment.baseline_arm in arms)
-    for arm in arms:
-        acfg = arm_config(cfg, arm)
-        assert acfg.experiment.compare_stage in ("stage1", "stage2")
-        OmegaConf.to_container(acfg, resolve=False)
+    arms = arm_configs(cfg, overrides)
+    assert list(arms) == arm_names(cfg) and cfg.experiment.baseline_arm in arms
+    for arm, acfg in arms.items():
+        assert acfg.arm == arm and acfg.experiment.compare_stage in ("stage1", "stage2")
+        check_arm(arm, acfg)
+        plain = OmegaConf.to_container(acfg, resolve=True)  # every interpolation an arm writes resolves
+        assert "${" not in str({k: v for k, v in plain.items() if k != "experiment"})
+        assert isinstance(instantiate(acfg.data), VideoDataModule)
+        for stage in (acfg.stage1, acfg.stage2):
+            assert isinstance(instantiate(stage.model), torch.nn.Module)
     if name.startswith("ablation_") or name == "taomc2":  # each ablation names its two arms (three steps: three)
         assert len(arms) == (3 if name == "ablation_mse_finetune" else 2)
+
+
+def test_an_arm_can_select_a_config_group_and_refer_to_named_sources():
+    overrides = ["+experiment=taomc2"]
+    taomc2 = arm_config(_compose(overrides), "taomc2", overrides)
+    rules = _compose(["+data/cleaning=default"]).data.cleaning  # the group's one list of rules
+    assert taomc2.data.cleaning == rules and len(rules) == 4
+    official = OmegaConf.to_container(taomc2.stage1.phases[1].train_sources, resolve=True)
+    assert official == OFFICIAL
+    assert arm_config(_compose(overrides), "basicvsr_pp", overrides).data.cleaning is None
+
+
+def test_the_sweep_list_is_the_arm_names():
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        for overrides, swept in [
+            (["+experiment=ablation_mse_finetune"], "charbonnier,charbonnier_then_mse,three_step"),
+            (["+experiment=baseline"], "basicvsr_pp"),
+            ([], "null"),  # no arms: one job runs the configuration as it is
+            (["+experiment=paper_scale"], "null"),
+        ]:
+            cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+            assert cfg.hydra.sweeper.params.arm == swept
+
+
+def test_an_arm_that_does_not_compose_is_one_line_naming_the_arm_and_key():
+    overrides = ["+experiment=ablation_pqf", "experiment.arms.pqf=['stage1.max_step=3']"]
+    with pytest.raises(BadArm) as info:
+        arm_configs(_compose(overrides), overrides)
+    assert str(info.value) == (
+        "arm 'pqf' of experiment 'ablation_pqf': Could not override 'stage1.max_step': "
+        "Key 'max_step' not in 'StageOneConfig'"
+    )
+    with pytest.raises(
+        BadArm, match=r"^unknown arm 'nope'; experiment 'ablation_pqf' has arms \['second_order', 'pqf'\]$"
+    ):
+        arm_configs(_compose([*overrides, "arm=nope"]), overrides)
 
 
 def test_typos_and_wrong_types_fail_at_start():
@@ -73,8 +138,9 @@ def test_typos_and_wrong_types_fail_at_start():
     "name", [name if name == FAST_SMOKE else pytest.param(name, marks=pytest.mark.slow) for name in EXPERIMENTS]
 )
 def test_every_experiment_runs_at_smoke_scale(name, tmp_path, embedded_root):
-    cfg = _compose([f"+experiment={name}", *smoke_overrides(tmp_path, embedded_root)])
-    results = run_experiment(cfg)
+    overrides = [f"+experiment={name}", *smoke_overrides(tmp_path, embedded_root)]
+    cfg = _compose(overrides)
+    results = run_experiment(cfg, arm_configs(cfg, overrides))
     assert set(results) == set(arm_names(cfg))
     for result in results.values():
         assert result["per_video"]["carphone_val0"]["psnr"] > 20
@@ -88,15 +154,14 @@ OFFICIAL = [{"root": "embedded", "split": "train", "include": ["carphone_*", "bi
 @pytest.mark.slow
 def test_three_step_convergence_chains_its_phases(tmp_path, embedded_root, monkeypatch):
     """Charbonnier, then MSE on all data, then MSE on the official data only: three jobs, each from the last."""
-    cfg = _compose(
-        [
-            "+experiment=ablation_mse_finetune",
-            "arm=three_step",
-            "experiment.baseline_arm=three_step",
-            *smoke_overrides(tmp_path, embedded_root),
-        ]
-    )
-    acfg = arm_config(cfg, "three_step")
+    overrides = [
+        "+experiment=ablation_mse_finetune",
+        "arm=three_step",
+        "experiment.baseline_arm=three_step",
+        *smoke_overrides(tmp_path, embedded_root),
+    ]
+    cfg = _compose(overrides)
+    acfg = arm_config(cfg, "three_step", overrides)
     plan = Pipeline(acfg, "three_step").stage1_plan()
     assert [(s.phase, s.loss, s.steps, s.train_sources) for s in plan] == [
         (0, "charbonnier", 1, None),
@@ -111,7 +176,7 @@ def test_three_step_convergence_chains_its_phases(tmp_path, embedded_root, monke
         return original(self, **overrides)
 
     monkeypatch.setattr(Pipeline, "datamodule", recording)
-    result = run_experiment(cfg)["three_step"]
+    result = run_experiment(cfg, arm_configs(cfg, overrides))["three_step"]
     phases = [step for step in result["lineage"] if "job" in step]
     assert [step.get("loss") for step in phases] == [None, "mse", "mse"]
     assert phases[2]["train_sources"] == OFFICIAL and phases[1]["train_sources"] is None

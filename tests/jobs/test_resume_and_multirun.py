@@ -76,7 +76,7 @@ def test_multirun_with_a_failing_arm_finishes_the_others(tmp_path, embedded_root
         "+experiment=ablation_mse_finetune",
         "steps_cap=1",
         "logger=none",
-        "+experiment.arms.charbonnier_then_mse.stage1.loss=not_a_loss",
+        "experiment.arms.charbonnier_then_mse=['stage1.phases=[{loss: mse, steps: 20}]','stage1.loss=not_a_loss']",
         *_base(tmp_path, embedded_root),
     ]
     done = subprocess.run(args, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)

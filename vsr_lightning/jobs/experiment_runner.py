@@ -8,11 +8,13 @@ A failing arm is reported and the others still run; the command fails at the end
 from __future__ import annotations
 
 import traceback
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from vsr_lightning.jobs.arms import arm_names
 from vsr_lightning.jobs.fit_job import load_samples
 from vsr_lightning.jobs.job_dir import is_rank_zero
 from vsr_lightning.jobs.pipeline import Pipeline
@@ -24,25 +26,6 @@ from vsr_lightning.report.run_record import FrameRow, RunRecord, RunState
 
 class ArmFailed(RuntimeError):
     """One or more arms failed; the others completed and were reported."""
-
-
-def arm_names(cfg: DictConfig) -> list[str]:
-    """The experiment's arms; an experiment without arms has one, named after its baseline."""
-    return list(cfg.experiment.arms) or [cfg.experiment.baseline_arm or "default"]
-
-
-def arm_config(cfg: DictConfig, arm: str) -> DictConfig:
-    """The configuration of one arm: the experiment's overrides merged (type-checked) onto the root."""
-    arms = cfg.experiment.arms
-    if not arms and arm == arm_names(cfg)[0]:
-        merged = cfg.copy()
-        merged.arm = arm
-        return merged
-    if arm not in arms:
-        raise KeyError(f"unknown arm {arm!r}; experiment {cfg.experiment.name!r} has arms {list(arms)}")
-    merged = OmegaConf.merge(cfg, arms[arm] or {})
-    merged.arm = arm
-    return merged
 
 
 def record_from_result(arm: str, group: str, job_type: str, config: dict, result: dict) -> RunRecord:
@@ -68,14 +51,13 @@ def record_from_result(arm: str, group: str, job_type: str, config: dict, result
     )
 
 
-def run_experiment(cfg: DictConfig) -> dict[str, dict]:
-    """Run the selected arm (or all arms), log them, print the per-video table, write the report."""
+def run_experiment(cfg: DictConfig, arms: Mapping[str, DictConfig]) -> dict[str, dict]:
+    """Run the arms (``arms``: name -> composed configuration, from :func:`~vsr_lightning.jobs.arms.arm_configs`),
+    log them, print the per-video table, write the report."""
     group = cfg.experiment.name
-    arms = [cfg.arm] if cfg.arm else arm_names(cfg)
     results, records, failures = {}, [], {}
-    for arm in arms:
+    for arm, acfg in arms.items():
         print(f"\n=== {group}: arm {arm!r} ===", flush=True)
-        acfg = arm_config(cfg, arm)
         pipeline = Pipeline(acfg, arm)
         try:
             result = pipeline.run()
