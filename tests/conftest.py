@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vsr_lightning.data.dataset_builder import BuildOptions, ClipSpec, SourceSpec, build_dataset
-from vsr_lightning.data.embedded import package_data_file
+from vsr_lightning.data.embedded import DUPLICATE_THRESHOLD, package_data_file
 from vsr_lightning.data.hevc import HevcConfig
 
 
@@ -33,7 +33,9 @@ def mini_dataset(tmp_path_factory, carphone_path) -> Path:
         ClipSpec("carphone_dup", "train", src, 32, 44, repeat_every=3),
         ClipSpec("carphone_val", "val", src, 60, 72),
     ]
-    options = BuildOptions(hevc=HevcConfig(qp=37, preset="ultrafast"), duplicate_threshold=0.3, progress=False)
+    options = BuildOptions(
+        hevc=HevcConfig(qp=37, preset="ultrafast"), duplicate_threshold=DUPLICATE_THRESHOLD, progress=False
+    )
     build_dataset(root, clips, name="mini", options=options)
     return root
 

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from vsr_lightning.data.dataset_builder import BuildOptions, ClipSpec, SourceSpec, build_dataset, split_clips
+from vsr_lightning.data.duplicates import DEFAULT_THRESHOLD
 from vsr_lightning.data.embedded import ensure_embedded_dataset
 from vsr_lightning.data.errors import DataError, os_error_line
 from vsr_lightning.data.hevc import HevcConfig
@@ -110,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--duplicate-threshold",
         type=float,
-        default=0.0,
+        default=DEFAULT_THRESHOLD,
         help="mean abs difference (0-255) under which a compressed frame counts as a duplicate",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset")

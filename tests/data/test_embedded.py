@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
-from vsr_lightning.data.embedded import EMBEDDED_SOURCES, ensure_embedded_dataset
+from vsr_lightning.data.datamodule import VideoDataModule
+from vsr_lightning.data.embedded import DUPLICATE_THRESHOLD, EMBEDDED_SOURCES, ensure_embedded_dataset
 from vsr_lightning.data.frame_store import FrameStore
 from vsr_lightning.data.manifest import Manifest
 
@@ -17,6 +19,12 @@ from vsr_lightning.data.manifest import Manifest
 @pytest.fixture(scope="module")
 def embedded(embedded_root):
     return embedded_root, ensure_embedded_dataset(embedded_root, progress=False)
+
+
+def test_the_configured_duplicate_threshold_is_the_builds():
+    """The run's data settings (conf/data/embedded.yaml) and a data module built without Hydra agree."""
+    configured = OmegaConf.load(Path(__file__).resolve().parents[2] / "conf" / "data" / "embedded.yaml")
+    assert configured.duplicate_threshold == DUPLICATE_THRESHOLD == VideoDataModule().duplicate_threshold
 
 
 def test_layout_and_manifest(embedded):

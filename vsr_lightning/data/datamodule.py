@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from vsr_lightning.data.cleaning import CleaningRule, Drop, apply_cleaning, write_cleaning_report
+from vsr_lightning.data.embedded import DUPLICATE_THRESHOLD as EMBEDDED_DUPLICATE_THRESHOLD
 from vsr_lightning.data.embedded import ensure_embedded_dataset
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.hevc import HevcConfig
@@ -93,7 +94,7 @@ class VideoDataModule(L.LightningDataModule):
         embedded_root: str | None = None,
         embedded_clip_frames: int = 25,
         qp: int = 37,
-        duplicate_threshold: float = 0.3,
+        duplicate_threshold: float = EMBEDDED_DUPLICATE_THRESHOLD,
         val_max_frames: int | None = None,
         frame_source: str | None = None,
         seed: int | None = None,

@@ -23,7 +23,7 @@ import av
 from tqdm.auto import tqdm
 
 from vsr_lightning.data.clip_stats import ClipStatsAccumulator
-from vsr_lightning.data.duplicates import DuplicateDetector
+from vsr_lightning.data.duplicates import DEFAULT_THRESHOLD, DuplicateDetector
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.hevc import HevcConfig, HevcEncoder
 from vsr_lightning.data.manifest import Manifest, VideoEntry, sha256_file
@@ -64,7 +64,7 @@ class BuildOptions:
 
     hevc: HevcConfig = field(default_factory=HevcConfig)
     layout: str = "png"
-    duplicate_threshold: float = 0.0
+    duplicate_threshold: float = DEFAULT_THRESHOLD
     progress: bool = True
     accept_truncated: bool = False
     """Build from sources whose header announces more frames than they hold (refused by default)."""

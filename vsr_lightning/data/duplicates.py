@@ -20,8 +20,12 @@ if TYPE_CHECKING:  # torch is imported only where tensors are expanded: the data
 
 _LEVELS = np.arange(256, dtype=np.int64)
 
+DEFAULT_THRESHOLD = 0.0
+"""Mean absolute difference (0-255) under which a frame duplicates its predecessor, unless a build says
+otherwise (``prepare --duplicate-threshold``): 0, bit-exact repeats only."""
 
-def frames_equal(a: np.ndarray, b: np.ndarray, threshold: float = 0.0) -> bool:
+
+def frames_equal(a: np.ndarray, b: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> bool:
     """Whether two uint8 frames are duplicates: mean absolute difference <= ``threshold``.
 
     ``threshold=0`` means bit-exact equality.
@@ -40,7 +44,7 @@ def frames_equal(a: np.ndarray, b: np.ndarray, threshold: float = 0.0) -> bool:
 class DuplicateDetector:
     """Streaming detector: feed frames in order, get whether each repeats the previous one."""
 
-    def __init__(self, threshold: float = 0.0) -> None:
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.threshold = threshold
         self._previous: np.ndarray | None = None
         self.duplicates: list[int] = []
@@ -55,7 +59,7 @@ class DuplicateDetector:
         return is_dup
 
 
-def find_duplicates(frames: Sequence[np.ndarray] | np.ndarray, threshold: float = 0.0) -> list[int]:
+def find_duplicates(frames: Sequence[np.ndarray] | np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> list[int]:
     """Indices ``t`` (>= 1) whose frame duplicates frame ``t - 1``."""
     detector = DuplicateDetector(threshold)
     for frame in frames:

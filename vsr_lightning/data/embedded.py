@@ -143,6 +143,12 @@ def prepare_stills(out_dir: Path) -> list[Path]:
     return written
 
 
+DUPLICATE_THRESHOLD = 0.3
+"""The embedded default's duplicate threshold (mean absolute difference of LQ frames, 0-255): HEVC codes
+bigbuckbunny's repeated frames (its frame-rate conversion) close to, not exactly as, their predecessors.
+``conf/data/embedded.yaml`` passes the same value on, as part of every job's data settings."""
+
+
 def _is_complete(target: Path) -> bool:
     return (target / MANIFEST_NAME).is_file() and (target / "stills").is_dir()
 
@@ -151,7 +157,7 @@ def ensure_embedded_dataset(
     root: str | Path | None = None,
     clip_frames: int = 25,
     hevc: HevcConfig | None = None,
-    duplicate_threshold: float = 0.3,
+    duplicate_threshold: float = DUPLICATE_THRESHOLD,
     progress: bool = True,
 ) -> Path:
     """Return the embedded dataset's folder, building it first when missing or outdated.

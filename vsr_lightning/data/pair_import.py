@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from vsr_lightning.data.clip_stats import ClipStatsAccumulator
 from vsr_lightning.data.dataset_builder import LAYOUTS, GtVideoWriter, staged_dataset_dir
-from vsr_lightning.data.duplicates import DuplicateDetector
+from vsr_lightning.data.duplicates import DEFAULT_THRESHOLD, DuplicateDetector
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.frame_sources import FrameSource
 from vsr_lightning.data.hevc import HevcConfig, QpSidecar, ldp_qp_schedule, pqf_flags, sidecar_path
@@ -51,7 +51,7 @@ class PairOptions:
     """The QP the LQ was compressed at (names the ``lq_qp<QP>`` folder; the nominal cascade's base)."""
     pqf_period: int = 4
     layout: str = "png"
-    duplicate_threshold: float = 0.0
+    duplicate_threshold: float = DEFAULT_THRESHOLD
     hm_logs: dict[str, Path] = field(default_factory=dict)
     """HM encoder log per video name; PQFs and QPs come from it instead of the period."""
     splits: dict[str, str] = field(default_factory=dict)
