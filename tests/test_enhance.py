@@ -1,4 +1,5 @@
-"""The enhance command on a real HEVC-compressed clip with repeated frames: streaming equals in-memory."""
+"""The enhance command on a real HEVC-compressed clip with repeated frames: the engine's stream (duplicates found on
+the fly, 8-bit frames, copy-back) gives the frames of its in-memory path (validation's), bit for bit."""
 
 from __future__ import annotations
 
@@ -12,18 +13,20 @@ import numpy as np
 import pytest
 import torch
 
-from vsr_lightning import enhance as enhance_module
 from vsr_lightning.data.duplicates import find_duplicates
 from vsr_lightning.data.hevc import HevcConfig, QpSidecar, compress_hevc, sidecar_path
 from vsr_lightning.data.video_io import VideoReader, VideoWriter, frame_name, read_png
-from vsr_lightning.enhance import StreamingEnhancer, enhance_file, main, plan_memory, resolve_pqf
+from vsr_lightning.enhance import enhance_file, main
+from vsr_lightning.inference import memory_plan
+from vsr_lightning.inference.file_checks import resolve_pqf
+from vsr_lightning.inference.memory_plan import plan_memory
+from vsr_lightning.inference.tiling import framewise
+from vsr_lightning.inference.video import EnhanceOptions, enhance_video
 from vsr_lightning.metrics.video_quality import frame_psnr
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 from vsr_lightning.models.checkpoints import to_basicsr_state_dict
-from vsr_lightning.models.chunked_inference import framewise
-from vsr_lightning.models.swinir import SwinIR, swinir_m
+from vsr_lightning.models.swinir import SwinIR
 from vsr_lightning.systems.checkpoint_io import load_network
-from vsr_lightning.systems.video_enhancer import EnhanceOptions, enhance_video
 
 # Source frame of each of the 24 clip frames: positions 5, 9, 10 and 16 repeat their predecessor.
 ORDER = [0, 1, 2, 3, 4, 4, 5, 6, 7, 7, 7, 8, 9, 10, 11, 12, 12, 13, 14, 15, 16, 17, 18, 19]
@@ -220,12 +223,12 @@ def test_official_stage1_and_stage2_compose(clip, lq_frames, short_lq):
 @pytest.mark.slow
 def test_auto_tiles_keep_the_plan_within_budget(clip, stage1_ckpt, lq_frames, monkeypatch):
     """With little memory allowed, stage one runs on tiles; the blended result stays close to whole frames."""
-    monkeypatch.setattr(enhance_module, "resident_bytes", lambda: 0)  # plan for the model and stream only
+    monkeypatch.setattr(memory_plan, "resident_bytes", lambda: 0)  # plan for the model and stream only
     net = load_network(stage1_ckpt, "stage1")
     h, w = lq_frames.shape[1:3]
     whole = plan_memory(net, None, w, h, chunk=8, overlap=2, budget_gib=4.0)
     assert whole.stage1_tile is None
-    budget = (whole.fixed_bytes + net.inference_bytes(8, 96, 96)) / 2**30 / enhance_module.ALLOCATOR_HEADROOM
+    budget = (whole.fixed_bytes + net.inference_bytes(8, 96, 96)) / 2**30 / memory_plan.ALLOCATOR_HEADROOM
     plan = plan_memory(net, None, w, h, chunk=8, overlap=2, budget_gib=budget)
     assert plan.stage1_tile == 96 and "96x96 tiles" in plan.describe()
     tiled = enhance_file(
@@ -241,33 +244,6 @@ def test_auto_tiles_keep_the_plan_within_budget(clip, stage1_ckpt, lq_frames, mo
         plan_memory(net, None, w, h, chunk=8, overlap=2, budget_gib=whole.fixed_bytes / 2**30)
 
 
-def test_1080p_plan_tiles_both_stages_within_four_gib(monkeypatch):
-    """The paper-size models cannot hold a 1080p chunk (or one SwinIR-M frame) at once: both get tiles."""
-    monkeypatch.setattr(enhance_module, "resident_bytes", lambda: 600 * 2**20)
-    net1 = BasicVSRPlusPlus(mid_channels=64, num_blocks=7, num_reconstruction_blocks=5)
-    net2 = swinir_m()
-    plan = plan_memory(net1, net2, 1920, 1080, chunk=32, overlap=4, budget_gib=4.0)
-    assert plan.stage1_tile is not None and plan.stage2_tile is not None and plan.stage2_tile % 8 == 0
-    assert net1.inference_bytes(32, 1080, 1920) > 4 * 2**30 and net2.inference_bytes(1, 1080, 1920) > 4 * 2**30
-    for bytes_used in (
-        net1.inference_bytes(32, plan.stage1_tile, plan.stage1_tile),
-        net2.inference_bytes(1, plan.stage2_tile, plan.stage2_tile),
-    ):
-        assert plan.fixed_bytes + bytes_used <= 4 * 2**30
-
-
-def test_cuda_plan_budgets_device_memory_not_the_host_stream(monkeypatch):
-    """On CUDA the networks' working set is on the device: host memory and the 8-bit stream do not count."""
-    monkeypatch.setattr(enhance_module, "resident_bytes", lambda: 2**30)  # the host process
-    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 50 * 2**20)  # the weights
-    net = BasicVSRPlusPlus(mid_channels=64, num_blocks=7, num_reconstruction_blocks=5)
-    on_cpu = plan_memory(net, None, 1920, 1080, chunk=32, overlap=4, budget_gib=6.0)
-    on_cuda = plan_memory(net, None, 1920, 1080, chunk=32, overlap=4, budget_gib=6.0, device="cuda")
-    assert on_cuda.fixed_bytes == 50 * 2**20 and on_cpu.fixed_bytes > 2**30 + 32 * 1920 * 1080 * 12  # + float chunk
-    assert on_cuda.stage1_tile > on_cpu.stage1_tile  # more of the budget is left for the model
-    assert on_cuda.fixed_bytes + net.inference_bytes(32, on_cuda.stage1_tile, on_cuda.stage1_tile) <= 4.5 * 2**30
-
-
 @pytest.mark.slow  # bf16 convolution is a slow fallback on AVX2 CPUs
 def test_bf16_autocast_stays_close_to_float32(clip, stage1_ckpt, lq_frames, short_lq):
     """On CPUs without bf16 instructions (AVX2) PyTorch's bf16 convolution is a slow fallback (about 18x
@@ -277,40 +253,6 @@ def test_bf16_autocast_stays_close_to_float32(clip, stage1_ckpt, lq_frames, shor
     a, b = _read_pngs(fp32.output, 10).astype(int), _read_pngs(bf16.output, 10).astype(int)
     change = np.abs(a - lq_frames[:10].astype(int)).mean()
     assert 0 < np.abs(a - b).mean() < 0.05 * change
-
-
-@pytest.mark.parametrize("length", [50, 47])  # 47: finish() still runs a regular chunk before the last one
-@torch.inference_mode()  # as in enhance_file: views made here carry no ``_base``
-def test_streaming_memory_stays_bounded_and_identity_is_exact(length):
-    """An identity model: output equals input, and the enhancer never holds more than about two chunks."""
-    seen = {"max_inputs": 0, "max_acc": 0, "max_final": 0, "carried_storage": 0}
-    out = []
-
-    def identity(x, pqf=None):  # sees what the engine holds while a chunk runs
-        seen["max_acc"] = max(seen["max_acc"], len(engine.acc))
-        # a carried overlap frame must own its memory, not keep the last chunk's whole output alive
-        seen["carried_storage"] = max(
-            [seen["carried_storage"]] + [v.untyped_storage().nbytes() for v in engine.acc.values()]
-        )
-        return x
-
-    def take_final() -> None:
-        seen["max_final"] = max(seen["max_final"], len(engine.final))
-        while (f := engine.pop_final(len(out))) is not None:
-            out.append(f)
-
-    engine = StreamingEnhancer(identity, None, chunk=6, overlap=2, on_final=take_final)
-    rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, size=(length, 8, 8, 3), dtype=np.uint8)
-    for i, frame in enumerate(frames):
-        engine.push(frame, i % 4 == 0)
-        seen["max_inputs"] = max(seen["max_inputs"], len(engine.inputs))
-    engine.finish()
-    np.testing.assert_array_equal(np.stack(out), frames)
-    assert seen["max_inputs"] == 6 + 4 - 1  # chunk + stride - 1 8-bit frames between chunks
-    assert seen["max_acc"] == 2  # only the overlap is carried between chunks, also into the last one
-    assert seen["carried_storage"] == 3 * 8 * 8 * 4  # one float frame
-    assert seen["max_final"] == 1  # each final frame is handed over before the next one is made
 
 
 def test_raw_yuv_input_with_size(clip, stage1_ckpt, lq_frames):

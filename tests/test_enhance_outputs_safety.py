@@ -19,6 +19,7 @@ from vsr_lightning import enhance as enhance_module
 from vsr_lightning import staged_output
 from vsr_lightning.data.video_io import VideoReader, VideoWriter, frame_name, write_png
 from vsr_lightning.enhance import main
+from vsr_lightning.inference import sinks
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -331,7 +332,7 @@ def test_a_full_disk_stops_at_the_first_failed_write(work, capsys, monkeypatch, 
             super().__init__(path, *args, **kwargs)
 
     monkeypatch.setattr(enhance_module, "_load", lambda net, kind, device: FakeNetwork(identity))
-    monkeypatch.setattr(enhance_module, "VideoWriter", FullDiskWriter)
+    monkeypatch.setattr(sinks, "VideoWriter", FullDiskWriter)
     target = work["out"] / "result.mkv"
     if overwrite:
         target.write_bytes(b"an older result")

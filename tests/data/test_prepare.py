@@ -185,6 +185,7 @@ def test_disk_full_during_prepare_and_enhance_is_one_line_and_leaves_nothing(
 ):
     import vsr_lightning.data.dataset_builder as builder
     import vsr_lightning.enhance as enhance_module
+    import vsr_lightning.inference.sinks as sinks
 
     monkeypatch.setattr(builder, "write_png", _disk_fills_after(5, builder.write_png))
     out = tmp_path / "extra"
@@ -220,7 +221,7 @@ def test_disk_full_during_prepare_and_enhance_is_one_line_and_leaves_nothing(
         },
         ckpt,
     )
-    monkeypatch.setattr(enhance_module, "write_png", _disk_fills_after(3, enhance_module.write_png))
+    monkeypatch.setattr(sinks, "write_png", _disk_fills_after(3, sinks.write_png))
     frames = tmp_path / "frames"
     assert (
         enhance_module.main([str(carphone_path), "-o", str(frames), "--png", "--stage1", str(ckpt), "--no-progress"])

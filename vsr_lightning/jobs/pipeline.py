@@ -24,6 +24,7 @@ from vsr_lightning.data.embedded import cache_root
 from vsr_lightning.data.manifest import sha256_file
 from vsr_lightning.data.noisy_stills import NoisyStillsDataModule
 from vsr_lightning.data.video_io import frame_name, write_png
+from vsr_lightning.inference.video import EnhanceOptions, enhance_video
 from vsr_lightning.jobs.fit_job import FitSpec, run_fit
 from vsr_lightning.jobs.job_dir import JobDir
 from vsr_lightning.jobs.training_step import TrainingStep
@@ -32,7 +33,6 @@ from vsr_lightning.report import run_schema as keys
 from vsr_lightning.systems.checkpoint_io import load_network, load_network_weights_into
 from vsr_lightning.systems.stage_one import StageOneSystem
 from vsr_lightning.systems.stage_two import StageTwoSystem
-from vsr_lightning.systems.video_enhancer import EnhanceOptions, enhance_video
 from vsr_lightning.zoo.registry import is_zoo_name, zoo_entry
 
 VOLATILE_DATA_KEYS = ("cleaning_report", "num_workers", "embedded_root", "frame_source")

@@ -9,13 +9,11 @@ from vsr_lightning.models.checkpoints import (
     to_basicsr_state_dict,
     to_mmagic_state_dict,
 )
-from vsr_lightning.models.chunked_inference import enhance_video_chunked, framewise
 from vsr_lightning.models.deformable_alignment import SecondOrderDeformableAlignment
 from vsr_lightning.models.flow_warp import flow_warp
 from vsr_lightning.models.pqf import fixed_period_pqf
 from vsr_lightning.models.spynet import SpyNet
 from vsr_lightning.models.swinir import SwinIR, swinir_m, swinir_small
-from vsr_lightning.models.tta import tta_x8
 
 __all__ = [
     "BasicVSRPlusPlus",
@@ -23,10 +21,8 @@ __all__ = [
     "SpyNet",
     "SwinIR",
     "convert_state_dict",
-    "enhance_video_chunked",
     "fixed_period_pqf",
     "flow_warp",
-    "framewise",
     "load_basicvsr_pp_weights",
     "load_spynet_weights",
     "load_swinir_weights",
@@ -34,5 +30,4 @@ __all__ = [
     "swinir_small",
     "to_basicsr_state_dict",
     "to_mmagic_state_dict",
-    "tta_x8",
 ]

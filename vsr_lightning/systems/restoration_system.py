@@ -17,11 +17,11 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from vsr_lightning.inference.video import EnhanceOptions, VideoModel, enhance_video
 from vsr_lightning.metrics.video_quality import VideoScores, aggregate, frame_psnr, score_video
 from vsr_lightning.report import run_schema as keys
 from vsr_lightning.systems.losses import make_loss
 from vsr_lightning.systems.lr_schedule import warmup_cosine_restarts
-from vsr_lightning.systems.video_enhancer import EnhanceOptions, VideoModel, enhance_video
 
 STAGE1_PSNR = "val/stage1/psnr"
 """Stage two only: mean PSNR of its input (stage one's output), to show the refiner's own gain."""

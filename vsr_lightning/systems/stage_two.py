@@ -8,9 +8,9 @@ from typing import Any
 from torch import Tensor, nn
 
 from vsr_lightning.inference.protocol import require_inference_network
-from vsr_lightning.models.chunked_inference import framewise
+from vsr_lightning.inference.tiling import framewise
+from vsr_lightning.inference.video import VideoModel
 from vsr_lightning.systems.restoration_system import RestorationSystem
-from vsr_lightning.systems.video_enhancer import VideoModel
 
 
 class StageTwoSystem(RestorationSystem):

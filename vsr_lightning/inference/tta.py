@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import torch
 from torch import Tensor
 
 
@@ -66,7 +65,14 @@ def tta_x8(
     return (acc / count).to(x.dtype) if x.is_floating_point() else acc / count
 
 
-@torch.no_grad()
-def tta_x8_no_grad(fn: Callable[..., Tensor], x: Tensor, **kwargs: Any) -> Tensor:
-    """Inference convenience wrapper around :func:`tta_x8`."""
-    return tta_x8(fn, x, **kwargs)
+def augmented(fn: Callable[..., Tensor], tta: bool, temporal_reversal: bool = False) -> Callable[..., Tensor]:
+    """``fn`` itself, or with ``tta`` ``fn`` averaged by :func:`tta_x8`; ``pqf`` flags (if given) travel along."""
+    if not tta:
+        return fn
+
+    def run(x: Tensor, pqf: Tensor | None = None) -> Tensor:
+        if pqf is None:
+            return tta_x8(fn, x, temporal_reversal=temporal_reversal)
+        return tta_x8(fn, x, temporal_reversal=temporal_reversal, pqf=pqf)
+
+    return run

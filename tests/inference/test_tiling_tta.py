@@ -1,13 +1,14 @@
-"""x8 test-time augmentation and chunked / tiled video inference."""
+"""x8 test-time augmentation, spatial tiles and temporal chunks of the one engine (``enhance_video`` runs both)."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from vsr_lightning.inference.tiling import enhance_tiles, framewise, window_weights
+from vsr_lightning.inference.tta import tta_x8
+from vsr_lightning.inference.video import EnhanceOptions, enhance_video
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
-from vsr_lightning.models.chunked_inference import enhance_video_chunked, framewise, plan_tile, window_weights
 from vsr_lightning.models.swinir import swinir_small
-from vsr_lightning.models.tta import tta_x8
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -67,9 +68,9 @@ def test_chunk_covering_clip_equals_unchunked_and_overlap_is_finite():
     flags = torch.tensor([True, False, False, False, True, False])
     with torch.no_grad():
         ref = model(lq.unsqueeze(0), pqf=flags.unsqueeze(0))[0]
-    out = enhance_video_chunked(model, lq, chunk=6, overlap=0, pqf=flags)
+    out = enhance_video(model, lq, flags, options=EnhanceOptions(chunk=6, chunk_overlap=0))
     assert torch.equal(out, ref)
-    out = enhance_video_chunked(model, lq, chunk=4, overlap=2, pqf=flags)
+    out = enhance_video(model, lq, flags, options=EnhanceOptions(chunk=4, chunk_overlap=2))
     assert out.shape == lq.shape and out.dtype == torch.float32 and torch.isfinite(out).all()
     assert (out - ref).abs().mean() < 0.1  # same model, different temporal context
 
@@ -93,7 +94,7 @@ def test_tiles_and_chunks_exact_for_pointwise_model():
     torch.manual_seed(1)
     conv = torch.nn.Conv2d(3, 3, 1)
 
-    def video_fn(x):
+    def video_fn(x, pqf=None):
         assert x.shape[-1] <= 16 and x.shape[-2] <= 16 and x.shape[1] <= 3  # bounded working set
         n, t = x.shape[:2]
         return conv(x.flatten(0, 1)).view(n, t, 3, *x.shape[-2:])
@@ -101,7 +102,7 @@ def test_tiles_and_chunks_exact_for_pointwise_model():
     lq = torch.rand(7, 3, 37, 45)
     with torch.no_grad():
         ref = conv(lq)
-    out = enhance_video_chunked(video_fn, lq, chunk=3, overlap=1, tile=18, tile_overlap=6)
+    out = enhance_video(video_fn, lq, options=EnhanceOptions(chunk=3, chunk_overlap=1, tile=18, tile_overlap=6))
     assert out.shape == lq.shape
     assert torch.allclose(out, ref, atol=1e-6)
 
@@ -110,37 +111,32 @@ def test_framewise_stage_two_with_tiles():
     model = swinir_small(img_size=16).eval()
     torch.nn.init.normal_(model.conv_last.weight, std=0.02)
     lq = torch.rand(3, 3, 20, 30)
-    whole = enhance_video_chunked(framewise(model, batch=2), lq, chunk=8)
+    whole = enhance_video(framewise(model, batch=2), lq, options=EnhanceOptions(chunk=8))
     with torch.no_grad():
         assert torch.allclose(whole, model(lq), atol=1e-5)
-    tiled = enhance_video_chunked(framewise(model), lq, chunk=2, overlap=1, tile=16, tile_overlap=8, multiple=8)
+    options = EnhanceOptions(chunk=2, chunk_overlap=1, tile=16, tile_overlap=8, multiple=8)
+    tiled = enhance_video(framewise(model), lq, options=options)
     assert tiled.shape == lq.shape and torch.isfinite(tiled).all()
-
-
-def test_plan_tile_picks_the_largest_tile_within_budget():
-    def cost(h: int, w: int) -> int:
-        return 100 * h * w
-
-    assert plan_tile(cost, 120, 200, budget=100 * 120 * 200) is None  # whole frames fit
-    tile = plan_tile(cost, 120, 200, budget=100 * 90 * 90, multiple=8)
-    assert tile is not None and tile % 8 == 0
-    assert cost(min(tile, 120), min(tile, 200)) <= 100 * 90 * 90 < cost(min(tile + 8, 120), tile + 8)
-    with pytest.raises(ValueError, match="32x32 tile needs"):
-        plan_tile(cost, 120, 200, budget=100 * 16 * 16)
-
-
-def test_memory_estimates_grow_with_window_and_width():
-    tiny = BasicVSRPlusPlus(mid_channels=16, num_blocks=1, num_reconstruction_blocks=2, hr_channels=16)
-    wide = BasicVSRPlusPlus(mid_channels=64, num_blocks=1, num_reconstruction_blocks=1)
-    assert tiny.inference_bytes(8, 64, 64) < tiny.inference_bytes(16, 64, 64) < tiny.inference_bytes(16, 128, 64)
-    assert wide.inference_bytes(8, 64, 64) > 3 * tiny.inference_bytes(8, 64, 64)
-    small = swinir_small()
-    assert small.inference_bytes(2, 64, 64) == 2 * small.inference_bytes(1, 64, 64) > 0
 
 
 def test_blending_never_modifies_the_input_when_the_model_returns_it():
     lq = torch.rand(6, 3, 20, 24)
     before = lq.clone()
-    out = enhance_video_chunked(lambda x: x, lq, chunk=4, overlap=2, tile=12, tile_overlap=4)
+    options = EnhanceOptions(chunk=4, chunk_overlap=2, tile=12, tile_overlap=4)
+    out = enhance_video(lambda x, pqf=None: x, lq, options=options)
     torch.testing.assert_close(lq, before, rtol=0, atol=0)
     torch.testing.assert_close(out, before)
+
+
+def test_one_tile_is_the_model_output_and_tiles_round_to_the_multiple():
+    seen = []
+
+    def fn(x, pqf=None):
+        seen.append(tuple(x.shape[-2:]))
+        return x * 2
+
+    clip = torch.rand(2, 3, 20, 30)
+    assert torch.equal(enhance_tiles(fn, clip), clip * 2) and seen == [(20, 30)]
+    seen.clear()
+    out = enhance_tiles(fn, clip, tile=15, tile_overlap=4, multiple=4)  # 15 -> 12
+    assert set(seen) == {(12, 12)} and torch.allclose(out, clip * 2, atol=1e-6)
