@@ -81,3 +81,15 @@ def test_levels_learn_a_translation_and_report_each_level(photometric):
         after = (net(ref, supp) - flow).norm(dim=1).mean().item()
     assert seen == list(range(net.num_levels))
     assert after < 0.5 * before
+
+
+def test_levels_that_learn_nothing_on_held_in_pairs_are_switched_off():
+    """Static footage: no level can cut the error of zero flow, so every level ends switched off (exact zero)."""
+    torch.manual_seed(0)
+    net = SpyNet()
+    for module in net.basic_module:  # start from levels that move, as after phase 1
+        torch.nn.init.normal_(module.basic_module[-1].weight, std=0.05)
+    frames = _texture(n=1, h=32, w=32)
+    static = [(frames, frames.clone(), torch.zeros(1, 2, 32, 32)) for _ in range(14)]
+    train_levels(net, static, steps=2, batch=1, patch=32, lr=1e-4, check_every=7)
+    assert net.predicts_zero()

@@ -151,12 +151,28 @@ def train_level(
             epe = epe_up = 0.0
 
 
+@torch.no_grad()
+def level_gain(net: SpyNet, level: int, samples: list[LevelSamples]) -> float:
+    """How much the level cuts the endpoint error of passing the coarser flow through (whole images, 0-1)."""
+    module = net.basic_module[level]
+    err = err_up = 0.0
+    for s in samples:
+        err += (module(s.inputs) + s.up - s.target).norm(dim=1).sum().item()
+        err_up += (s.up - s.target).norm(dim=1).sum().item()
+    return 1 - err / err_up if err_up > 0 else 0.0
+
+
+def switch_off(net: SpyNet, level: int) -> None:
+    """The level then passes the coarser flow through unchanged (its last conv zero)."""
+    torch.nn.init.zeros_(net.basic_module[level].basic_module[-1].weight)
+    torch.nn.init.zeros_(net.basic_module[level].basic_module[-1].bias)
+
+
 def with_levels_up_to(net: SpyNet, level: int) -> SpyNet:
     """A copy whose levels finer than ``level`` add nothing (their last conv zero): the flow so far."""
     out = copy.deepcopy(net)
-    for finer in out.basic_module[level + 1 :]:
-        torch.nn.init.zeros_(finer.basic_module[-1].weight)
-        torch.nn.init.zeros_(finer.basic_module[-1].bias)
+    for finer in range(level + 1, net.num_levels):
+        switch_off(out, finer)
     return out
 
 
@@ -170,10 +186,17 @@ def train_levels(
     photometric: float = 0.0,
     smooth: float = 0.03,
     first_level: int = 0,
+    min_gain: float = 0.05,
+    check_every: int = 7,
     after_level: Callable[[int, SpyNet], None] | None = None,
 ) -> SpyNet:
     """Levels ``first_level`` to the finest in turn, coarse to fine (``steps`` per level: one number or one
-    per level); the coarser ones are kept as they are. ``after_level(level, net_so_far)`` follows each."""
+    per level); the coarser ones are kept as they are. ``after_level(level, net_so_far)`` follows each.
+
+    Every ``check_every``-th chunk of pairs is kept out of a level's training to check it: a level that
+    cuts the endpoint error there by less than ``min_gain`` is switched off. Where the training footage
+    moves too little at a scale for a level to learn anything, the level would otherwise only add motion
+    of its own on unfamiliar footage, and every finer level doubles it."""
     per_level = [steps] * net.num_levels if isinstance(steps, int) else list(steps)
     if len(per_level) != net.num_levels:
         raise ValueError(f"steps: one number or {net.num_levels} (one per level), got {len(per_level)}")
@@ -181,7 +204,19 @@ def train_levels(
     for level in range(first_level, net.num_levels):
         if per_level[level] > 0:
             samples = level_samples(net, pairs, level)
-            train_level(net, level, samples, per_level[level], batch, patch, lr, photometric, smooth)
+            check = samples[::check_every] if len(samples) >= 2 * check_every else []
+            train = [s for i, s in enumerate(samples) if not check or i % check_every]
+            train_level(net, level, train, per_level[level], batch, patch, lr, photometric, smooth)
+            if check:
+                gain = level_gain(net, level, check)
+                kept = gain >= min_gain
+                print(
+                    f"level {level}: {100 * gain:.1f} % less endpoint error on held-in pairs: "
+                    f"{'kept' if kept else 'switched off'}",
+                    flush=True,
+                )
+                if not kept:
+                    switch_off(net, level)
         if after_level is not None:
             after_level(level, with_levels_up_to(net, level))
     return net

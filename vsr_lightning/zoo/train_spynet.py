@@ -468,6 +468,12 @@ def main(argv: list[str] | None = None) -> None:
         default=0.0,
         help="weight of the level's photometric loss beside the endpoint error to the teacher",
     )
+    parser.add_argument(
+        "--levels-min-gain",
+        type=float,
+        default=0.05,
+        help="a level that cuts the endpoint error on held-in training pairs by less is switched off",
+    )
     parser.add_argument("--levels-patch", type=int, default=64)
     parser.add_argument("--levels-batch", type=int, default=8)
     parser.add_argument("--levels-lr", type=float, default=1e-4)
@@ -536,6 +542,7 @@ def main(argv: list[str] | None = None) -> None:
             photometric=args.levels_photometric,
             smooth=args.teacher_smooth,
             first_level=args.levels_first,
+            min_gain=args.levels_min_gain,
             after_level=after_level,
         )
         checkpoint("phase 3 (level by level, teacher flows of real pairs)")
