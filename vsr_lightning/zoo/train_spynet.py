@@ -11,10 +11,14 @@
    the official architecture) by 85 % of them; the learned level then starts every level of the pyramid.
 2. Optionally (``--synthetic-steps``, off by default), the whole pyramid on self-drawn warps with larger
    motions, every level regressing the flow at its own scale.
-3. The whole pyramid regresses teacher flows of real neighbouring frames (t, t+1) and (t, t+2): for each
-   pair the photometric objective (a Charbonnier warping error plus a first-order smoothness term) is
-   minimised directly, coarse to fine (:mod:`vsr_lightning.zoo.teacher_flow`). No ground-truth flow is
-   involved; the teacher is the same objective photometric training would minimise, solved per pair.
+3. Teacher flows of real neighbouring frames (t, t+1) and (t, t+2): for each pair the photometric
+   objective (a Charbonnier warping error plus a first-order smoothness term) is minimised directly,
+   coarse to fine (:mod:`vsr_lightning.zoo.teacher_flow`). No ground-truth flow is involved; the teacher
+   is the same objective photometric training would minimise, solved per pair. SPyNet learns them one
+   level at a time, coarse to fine, the coarser levels frozen and run on whole frames
+   (:mod:`vsr_lightning.zoo.spynet_levels`); a level that does not cut the endpoint error on held-in
+   training pairs is switched off. (``--distil-steps``, off by default: the whole pyramid regresses the
+   teacher on small crops instead; its coarse levels then invent motion on whole frames.)
    Self-drawn warps alone taught a network that invented motion on real footage (held-out warping error
    above zero flow's, ``benchmarks/results/2026-12-02_spynet_leaky_relu.md``).
 4. Optionally (``--steps``, off by default), photometric fine-tuning on real neighbouring frames: the
@@ -380,6 +384,25 @@ MIN_REDUCTION = 0.30
 """A flow network is published only when it cuts the held-out warping error by this much against zero flow."""
 
 
+def seed_phase(seed: int, phase: int) -> None:
+    """Each phase draws from its own seed, so starting from a saved earlier phase gives the same result."""
+    random.seed(seed if phase == 1 else seed * 1000 + phase)
+    torch.manual_seed(seed if phase == 1 else seed * 1000 + phase)
+
+
+def level_steps(args: argparse.Namespace) -> list[int]:
+    """``--levels-steps`` as one number per pyramid level (coarsest first)."""
+    if "," in args.levels_steps:
+        return [int(n) for n in args.levels_steps.split(",")]
+    return [int(args.levels_steps)] * SpyNet.num_levels
+
+
+def total_steps(args: argparse.Namespace) -> int:
+    """Optimiser steps of every phase together (the teacher's per-pair steps not counted)."""
+    phases = (args.level_steps if not args.level_weights else 0, args.synthetic_steps, args.distil_steps, args.steps)
+    return sum(phases) + sum(level_steps(args)[args.levels_first :])
+
+
 def evaluate_and_publish(net: SpyNet, args: argparse.Namespace, publish: bool) -> dict:
     """Held-out warping error (vtest, megamind at 1/2 of their working size, frames 2 apart); optionally publish."""
     heldout = footage_clips(clips("heldout"), 0.5, max_frames=120)
@@ -400,13 +423,16 @@ def evaluate_and_publish(net: SpyNet, args: argparse.Namespace, publish: bool) -
     if publish:
         from vsr_lightning.zoo.publish import publish as write_entry
 
-        options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out", "publish"))
+        # Where the phase-1 weights and the teacher flows were kept is not part of the recipe: every phase
+        # draws from its own seed, so a run from them equals a run from scratch.
+        skipped = ("out", "publish", "level_weights", "teacher_cache")
+        options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in skipped)
         write_entry(
             "spynet",
             net,
             {"_target_": "vsr_lightning.models.spynet.SpyNet"},
             training_data=TRAINING_DATA,
-            steps=args.steps,
+            steps=total_steps(args),
             recipe=f"python -m vsr_lightning.zoo.train_spynet {options} --publish",
             metrics=metrics,
         )
@@ -496,8 +522,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="also save the weights here after every phase")
     parser.add_argument("--publish", action="store_true", help="write the result into the package's zoo")
     args = parser.parse_args(argv)
-    random.seed(args.seed)
-    torch.manual_seed(args.seed)
+    seed_phase(args.seed, 1)
     net = SpyNet()
 
     def checkpoint(phase: str) -> None:
@@ -516,6 +541,7 @@ def main(argv: list[str] | None = None) -> None:
         start_every_level_from(net, level)
         checkpoint("phase 1 (one level)")
     if args.synthetic_steps > 0:
+        seed_phase(args.seed, 2)
         train_on_synthetic_warps(
             net,
             args.synthetic_steps,
@@ -526,7 +552,8 @@ def main(argv: list[str] | None = None) -> None:
             args.synthetic_amplitude,
         )
         checkpoint("phase 2 (pyramid, self-drawn warps)")
-    if args.levels_steps != "0":
+    if any(level_steps(args)):
+        seed_phase(args.seed, 3)
 
         def after_level(level: int, so_far: SpyNet) -> None:
             print(f"levels 0-{level} trained:", flush=True)
@@ -535,7 +562,7 @@ def main(argv: list[str] | None = None) -> None:
         train_levels(
             net.train(),
             load_teacher_pairs(args),
-            [int(n) for n in args.levels_steps.split(",")] if "," in args.levels_steps else int(args.levels_steps),
+            level_steps(args),
             args.levels_batch,
             args.levels_patch,
             args.levels_lr,
@@ -547,6 +574,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         checkpoint("phase 3 (level by level, teacher flows of real pairs)")
     if args.distil_steps > 0:
+        seed_phase(args.seed, 4)
         distil(
             net.train(),
             load_teacher_pairs(args),
@@ -556,6 +584,7 @@ def main(argv: list[str] | None = None) -> None:
             args.distil_lr,
         )
         checkpoint("phase 3b (pyramid, teacher flows of real pairs)")
+    seed_phase(args.seed, 5)
     net = train(net.train(), args.steps, args.batch, args.patch, args.lr, args.smooth, args.max_shift)
     if args.out:
         torch.save(net.state_dict(), args.out)
