@@ -85,7 +85,8 @@ def enhance_file(
     if problem := reader.truncation():
         print(f"warning: {input_path}: {problem}; enhancing the {len(reader)} frames it holds", file=sys.stderr)
     flags, _ = resolve_pqf(input_path, len(reader), Path(qp_sidecar) if qp_sidecar else None, pqf_period)
-    ref_in, ref_out = (Reference(Path(reference), size, fps, reader) if reference else None for _ in range(2))
+    ref_in = Reference(Path(reference), size, fps, reader) if reference else None  # scores the input
+    ref_out = Reference(Path(reference), size, fps, reader) if reference else None  # and the output
     dev = resolve_device(device)
     if not png and not lossless:
         check_even_size(input_path, reader.info.width, reader.info.height)
