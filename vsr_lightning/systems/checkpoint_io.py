@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from torch import Tensor, nn
 
+from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 from vsr_lightning.models.checkpoints import (
     check_and_load,
     convert_state_dict,
@@ -80,10 +81,9 @@ def _match_reconstruction_depth(net: nn.Module, sd: Mapping[str, Tensor], path: 
     Progressive training deepens the trunk (5 -> 15 -> ... -> 55) after the config was written, so a
     checkpoint may hold more reconstruction blocks than its ``vsr_model`` says.
     """
-    have = getattr(net, "num_reconstruction_blocks", None)
     want = _count(_RECON_BLOCK, sd)
-    if isinstance(have, int) and hasattr(net, "grow") and want > have:
-        net.grow(want - have)
+    if isinstance(net, BasicVSRPlusPlus) and want > net.num_reconstruction_blocks:
+        net.grow(want - net.num_reconstruction_blocks)
 
 
 # --------------------------------------------------------------------------------------- official files
@@ -253,10 +253,10 @@ def load_network_weights_into(
 
 def _fill_identity_blocks(net: nn.Module, sd: dict[str, Tensor], path: str | Path) -> dict[str, Tensor]:
     """Add identity-block weights for the trunk blocks the file lacks (zero second conv, net's first conv)."""
-    have = getattr(net, "num_reconstruction_blocks", None)
     in_file = _count(_RECON_BLOCK, sd)
-    if not isinstance(have, int) or in_file == 0 or in_file >= have:
+    if not isinstance(net, BasicVSRPlusPlus) or in_file == 0 or in_file >= net.num_reconstruction_blocks:
         return sd
+    have = net.num_reconstruction_blocks
     own = net.state_dict()
     out = dict(sd)
     for i in range(in_file, have):
