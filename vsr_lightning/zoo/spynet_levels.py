@@ -186,15 +186,15 @@ def train_levels(
     photometric: float = 0.0,
     smooth: float = 0.03,
     first_level: int = 0,
-    min_gain: float = 0.05,
+    min_gain: float = float("-inf"),
     check_every: int = 7,
     after_level: Callable[[int, SpyNet], None] | None = None,
 ) -> SpyNet:
     """Levels ``first_level`` to the finest in turn, coarse to fine (``steps`` per level: one number or one
-    per level); the coarser ones are kept as they are. ``after_level(level, net_so_far)`` follows each.
+    per level); the coarser ones are kept as they are. ``after_level(level, net_so_far)`` follows each level trained.
 
-    Every ``check_every``-th chunk of pairs is kept out of a level's training to check it: a level that
-    cuts the endpoint error there by less than ``min_gain`` is switched off. Where the training footage
+    With ``min_gain``, every ``check_every``-th chunk of pairs is kept out of a level's training to check
+    it: a level that cuts the endpoint error there by less than ``min_gain`` is switched off. Where the training footage
     moves too little at a scale for a level to learn anything, the level would otherwise only add motion
     of its own on unfamiliar footage, and every finer level doubles it."""
     per_level = [steps] * net.num_levels if isinstance(steps, int) else list(steps)
@@ -204,7 +204,8 @@ def train_levels(
     for level in range(first_level, net.num_levels):
         if per_level[level] > 0:
             samples = level_samples(net, pairs, level)
-            check = samples[::check_every] if len(samples) >= 2 * check_every else []
+            checked = min_gain > float("-inf") and len(samples) >= 2 * check_every
+            check = samples[::check_every] if checked else []
             train = [s for i, s in enumerate(samples) if not check or i % check_every]
             train_level(net, level, train, per_level[level], batch, patch, lr, photometric, smooth)
             if check:
@@ -217,6 +218,6 @@ def train_levels(
                 )
                 if not kept:
                     switch_off(net, level)
-        if after_level is not None:
-            after_level(level, with_levels_up_to(net, level))
+            if after_level is not None:
+                after_level(level, with_levels_up_to(net, level))
     return net

@@ -390,17 +390,21 @@ def seed_phase(seed: int, phase: int) -> None:
     torch.manual_seed(seed if phase == 1 else seed * 1000 + phase)
 
 
+def per_level(text: str) -> list[int]:
+    """``--levels-steps``/``--refine-steps`` as one number per pyramid level (coarsest first)."""
+    if "," in text:
+        return [int(n) for n in text.split(",")]
+    return [int(text)] * SpyNet.num_levels
+
+
 def level_steps(args: argparse.Namespace) -> list[int]:
-    """``--levels-steps`` as one number per pyramid level (coarsest first)."""
-    if "," in args.levels_steps:
-        return [int(n) for n in args.levels_steps.split(",")]
-    return [int(args.levels_steps)] * SpyNet.num_levels
+    return per_level(args.levels_steps)
 
 
 def total_steps(args: argparse.Namespace) -> int:
     """Optimiser steps of every phase together (the teacher's per-pair steps not counted)."""
     phases = (args.level_steps if not args.level_weights else 0, args.synthetic_steps, args.distil_steps, args.steps)
-    return sum(phases) + sum(level_steps(args)[args.levels_first :])
+    return sum(phases) + sum(level_steps(args)[args.levels_first :]) + sum(per_level(args.refine_steps))
 
 
 def evaluate_and_publish(net: SpyNet, args: argparse.Namespace, publish: bool) -> dict:
@@ -495,10 +499,18 @@ def main(argv: list[str] | None = None) -> None:
         help="weight of the level's photometric loss beside the endpoint error to the teacher",
     )
     parser.add_argument(
+        "--refine-steps",
+        default="0,0,0,0,800,1200",
+        help="a second pass over the levels (per level, coarsest first) with the photometric term",
+    )
+    parser.add_argument("--refine-lr", type=float, default=2e-4)
+    parser.add_argument("--refine-photometric", type=float, default=5.0)
+    parser.add_argument(
         "--levels-min-gain",
         type=float,
-        default=0.05,
-        help="a level that cuts the endpoint error on held-in training pairs by less is switched off",
+        default=None,
+        help="a level that cuts the endpoint error on held-in training pairs by less is switched off "
+        "(default: no check)",
     )
     parser.add_argument("--levels-patch", type=int, default=64)
     parser.add_argument("--levels-batch", type=int, default=8)
@@ -552,12 +564,13 @@ def main(argv: list[str] | None = None) -> None:
             args.synthetic_amplitude,
         )
         checkpoint("phase 2 (pyramid, self-drawn warps)")
+
+    def after_level(level: int, so_far: SpyNet) -> None:
+        print(f"levels 0-{level} trained:", flush=True)
+        evaluate_and_publish(so_far, args, publish=False)
+
     if any(level_steps(args)):
         seed_phase(args.seed, 3)
-
-        def after_level(level: int, so_far: SpyNet) -> None:
-            print(f"levels 0-{level} trained:", flush=True)
-            evaluate_and_publish(so_far, args, publish=False)
 
         train_levels(
             net.train(),
@@ -569,10 +582,25 @@ def main(argv: list[str] | None = None) -> None:
             photometric=args.levels_photometric,
             smooth=args.teacher_smooth,
             first_level=args.levels_first,
-            min_gain=args.levels_min_gain,
+            min_gain=float("-inf") if args.levels_min_gain is None else args.levels_min_gain,
             after_level=after_level,
         )
         checkpoint("phase 3 (level by level, teacher flows of real pairs)")
+    if any(per_level(args.refine_steps)):
+        seed_phase(args.seed, 6)
+        train_levels(
+            net.train(),
+            load_teacher_pairs(args),
+            per_level(args.refine_steps),
+            args.levels_batch,
+            args.levels_patch,
+            args.refine_lr,
+            photometric=args.refine_photometric,
+            smooth=args.teacher_smooth,
+            min_gain=float("-inf"),
+            after_level=after_level,
+        )
+        checkpoint("phase 3, second pass (photometric term beside the teacher)")
     if args.distil_steps > 0:
         seed_phase(args.seed, 4)
         distil(
