@@ -430,7 +430,9 @@ def evaluate_and_publish(net: SpyNet, args: argparse.Namespace, publish: bool) -
         # Where the phase-1 weights and the teacher flows were kept is not part of the recipe: every phase
         # draws from its own seed, so a run from them equals a run from scratch.
         skipped = ("out", "publish", "level_weights", "teacher_cache")
-        options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in skipped)
+        options = " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in skipped and v is not None
+        )
         write_entry(
             "spynet",
             net,
