@@ -14,6 +14,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from vsr_lightning.config_schema import register_configs
 from vsr_lightning.data.resumable import ResumableSampler
 from vsr_lightning.jobs.arms import arm_config
+from vsr_lightning.jobs.job_result import JobResult
 from vsr_lightning.jobs.pipeline import Pipeline
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -87,8 +88,8 @@ def _assert_same(a: list, b: list) -> None:
             assert torch.equal(tensor, y[name]), f"job {job}: {name} differs"
 
 
-def _per_video(result: dict) -> dict[str, float]:
-    return {video: m["psnr"] for video, m in result["per_video"].items()}
+def _per_video(result: JobResult) -> dict[str, float]:
+    return {video: m["psnr"] for video, m in result.scores.per_video.items()}
 
 
 @pytest.mark.slow
@@ -111,7 +112,7 @@ def test_killed_mid_epoch_jobs_resume_exactly(tmp_path, embedded_root, monkeypat
     for kind in ("stage1", "pretrain", "stage2"):
         _assert_same(_weights(tmp_path / "whole" / "runs", kind), _weights(tmp_path / "killed" / "runs", kind))
     for ref, res in ((reference, resumed), (reference_s1, resumed_s1)):
-        assert res["global_step"] == 6
+        assert res.global_step == 6
         for video, psnr in _per_video(ref).items():
             assert abs(_per_video(res)[video] - psnr) < 1e-6
     stage2 = json.loads(next((tmp_path / "killed" / "runs").glob("stage2-*/done.json")).read_text())

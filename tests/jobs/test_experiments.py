@@ -143,8 +143,8 @@ def test_every_experiment_runs_at_smoke_scale(name, tmp_path, embedded_root):
     results = run_experiment(cfg, arm_configs(cfg, overrides))
     assert set(results) == set(arm_names(cfg))
     for result in results.values():
-        assert result["per_video"]["carphone_val0"]["psnr"] > 20
-        assert len(result["per_frame"]) == 4
+        assert result.scores.per_video["carphone_val0"]["psnr"] > 20
+        assert len(result.scores.per_frame) == 4
     assert (tmp_path / "reports" / name / "report.md").is_file()
 
 
@@ -177,7 +177,7 @@ def test_three_step_convergence_chains_its_phases(tmp_path, embedded_root, monke
 
     monkeypatch.setattr(Pipeline, "datamodule", recording)
     result = run_experiment(cfg, arm_configs(cfg, overrides))["three_step"]
-    phases = [step for step in result["lineage"] if "job" in step]
+    phases = [step for step in result.lineage if "job" in step]
     assert [step.get("loss") for step in phases] == [None, "mse", "mse"]
     assert phases[2]["train_sources"] == OFFICIAL and phases[1]["train_sources"] is None
     assert [o.get("train_sources") for o in built if "batch_size" in o] == [None, None, OFFICIAL]

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from vsr_lightning.jobs.arms import arm_names
 from vsr_lightning.jobs.fit_job import load_samples
 from vsr_lightning.jobs.job_dir import is_rank_zero
+from vsr_lightning.jobs.job_result import JobResult
 from vsr_lightning.jobs.pipeline import Pipeline
 from vsr_lightning.jobs.wandb_runs import WandbUnreachable, log_arm_run, resolve_mode
 from vsr_lightning.report import run_schema as keys
@@ -28,34 +29,37 @@ class ArmFailed(RuntimeError):
     """One or more arms failed; the others completed and were reported."""
 
 
-def record_from_result(arm: str, group: str, job_type: str, config: dict, result: dict) -> RunRecord:
+def record_from_result(arm: str, group: str, job_type: str, config: dict, result: JobResult) -> RunRecord:
     """A report record straight from a job result (used when W&B is off, and for the console table)."""
+    scores = result.scores
     return RunRecord(
-        run_id=f"{result['kind']}-{result['key']}",
+        run_id=f"{result.kind}-{result.key}",
         name=f"{group}/{arm}",
         group=group,
         arm=arm,
         job_type=job_type,
         state=RunState.FINISHED,
         config=config,
-        videos=result["per_video"],
-        overall={k.removeprefix("val/"): v for k, v in result["metrics"].items() if k in keys.OVERALL_KEYS.values()},
-        frames=[FrameRow(*row) for row in result["per_frame"]],
-        params=result["params"],
-        train_seconds=result["train_seconds"],
-        to_final_psnr_seconds=result.get("to_final_psnr_seconds"),
-        global_step=result.get("global_step"),
+        videos=scores.per_video,
+        overall={k.removeprefix("val/"): v for k, v in scores.metrics.items() if k in keys.OVERALL_KEYS.values()},
+        frames=[FrameRow(*row) for row in scores.per_frame],
+        params=result.params,
+        train_seconds=result.train_seconds,
+        to_final_psnr_seconds=result.to_final_psnr_seconds,
+        global_step=result.global_step,
         started_at=datetime.now(UTC),
-        samples={v: {k: Path(p) for k, p in crops.items()} for v, crops in result.get("samples", {}).items()},
+        samples={v: {k: Path(p) for k, p in crops.items()} for v, crops in scores.samples.items()},
         source="job result",
     )
 
 
-def run_experiment(cfg: DictConfig, arms: Mapping[str, DictConfig]) -> dict[str, dict]:
+def run_experiment(cfg: DictConfig, arms: Mapping[str, DictConfig]) -> dict[str, JobResult]:
     """Run the arms (``arms``: name -> composed configuration, from :func:`~vsr_lightning.jobs.arms.arm_configs`),
     log them, print the per-video table, write the report."""
     group = cfg.experiment.name
-    results, records, failures = {}, [], {}
+    results: dict[str, JobResult] = {}
+    records: list[RunRecord] = []
+    failures: dict[str, str] = {}
     for arm, acfg in arms.items():
         print(f"\n=== {group}: arm {arm!r} ===", flush=True)
         pipeline = Pipeline(acfg, arm)
@@ -68,7 +72,7 @@ def run_experiment(cfg: DictConfig, arms: Mapping[str, DictConfig]) -> dict[str,
             traceback.print_exc()
             continue
         job_type = acfg.experiment.compare_stage
-        config = pipeline.log_config(job_type, {"job": result["key"], "lineage": result.get("lineage", [])})
+        config = pipeline.log_config(job_type, {"job": result.key, "lineage": result.lineage})
         if acfg.logger.enabled:
             log_arm_run(acfg.logger, group, arm, job_type, config, result, load_samples(result))
         results[arm] = result
@@ -83,12 +87,13 @@ def run_experiment(cfg: DictConfig, arms: Mapping[str, DictConfig]) -> dict[str,
     return results
 
 
-def _print_refiner_gain(arm: str, result: dict) -> None:
+def _print_refiner_gain(arm: str, result: JobResult) -> None:
     """For stage-two arms: what the refiner adds on top of stage one, video by video."""
-    stage1 = result.get("per_video_stage1") or {}
+    scores = result.scores
+    stage1 = scores.per_video_stage1
     if not stage1:
         return
-    gains = {v: result["per_video"][v]["psnr"] - p for v, p in stage1.items() if v in result["per_video"]}
+    gains = {v: scores.per_video[v]["psnr"] - p for v, p in stage1.items() if v in scores.per_video}
     cells = ", ".join(f"{v} {g:+.3f}" for v, g in sorted(gains.items()))
     print(f"{arm}: refiner gain over stage one (RGB PSNR, dB): mean {sum(gains.values()) / len(gains):+.3f} ({cells})")
 

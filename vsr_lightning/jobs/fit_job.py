@@ -1,15 +1,14 @@
 """Run one training job to completion: resume from ``last.ckpt``, evaluate, store the result.
 
-The result (final per-video metrics, per-frame rows, parameters, training time, time to the final
-PSNR, lineage, checkpoint path) is plain JSON in ``done.json`` so any later experiment can reuse
-the job without loading it.
+The result (parameters, training time, time to the final PSNR, lineage, checkpoint path:
+:class:`~vsr_lightning.jobs.job_result.JobResult`) is plain JSON in ``done.json``, and each final evaluation
+(per-video metrics, per-frame rows: :class:`~vsr_lightning.jobs.evaluation.Evaluation`) in a
+``test-<options key>.json`` beside it, so any later experiment can reuse the job without loading it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +22,9 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from vsr_lightning.data.video_io import write_png
 from vsr_lightning.jobs import preemption
+from vsr_lightning.jobs.evaluation import Evaluation
 from vsr_lightning.jobs.job_dir import JobDir, config_key
+from vsr_lightning.jobs.job_result import JobResult
 from vsr_lightning.jobs.wandb_runs import new_run_id, training_logger
 from vsr_lightning.report import run_schema as keys
 from vsr_lightning.systems.restoration_system import RestorationSystem
@@ -58,7 +59,7 @@ def _samples_to_png(system: RestorationSystem, folder: Path) -> dict[str, dict[s
     return out
 
 
-def _fit(spec: FitSpec) -> dict:
+def _fit(spec: FitSpec) -> JobResult:
     """Train (or resume) the job and record its training result in ``done.json``."""
     job = spec.job
     logger = False
@@ -93,43 +94,43 @@ def _fit(spec: FitSpec) -> dict:
                 logger.experiment.finish(exit_code=1)
         raise
     system = spec.system
-    result = {
-        "kind": job.kind,
-        "key": job.key,
-        "checkpoint": str(job.final_checkpoint),
-        "params": sum(p.numel() for p in system.net.parameters()),
-        "train_seconds": system._train_seconds,
-        "wall_seconds": time.perf_counter() - started,
-        "to_final_psnr_seconds": system.time_to_final_psnr(),
-        "val_history": system.val_history,
-        "global_step": trainer.global_step,
-        "lineage": system.lineage,
-        "wandb_run": logger.experiment.id if logger else None,
-    }
+    result = JobResult(
+        kind=job.kind,
+        key=job.key,
+        checkpoint=str(job.final_checkpoint),
+        params=sum(p.numel() for p in system.net.parameters()),
+        train_seconds=system._train_seconds,
+        wall_seconds=time.perf_counter() - started,
+        to_final_psnr_seconds=system.time_to_final_psnr(),
+        val_history=system.val_history,
+        global_step=trainer.global_step,
+        lineage=system.lineage,
+        wandb_run=logger.experiment.id if logger else None,
+    )
     if logger and rank_zero_only.rank == 0:  # other ranks hold Lightning's dummy experiment
         logger.experiment.summary.update(
-            {keys.MODEL_PARAMS: result["params"], keys.TIME_TRAIN_SECONDS: result["train_seconds"]}
+            {keys.MODEL_PARAMS: result.params, keys.TIME_TRAIN_SECONDS: result.train_seconds}
         )
         logger.experiment.finish()
-    return job.finish(result)
+    return result.write(job)
 
 
-def _test(spec: FitSpec, trained: dict) -> dict:
+def _test(spec: FitSpec, trained: JobResult) -> Evaluation:
     """Final evaluation with the test options (TTA etc.), cached per options next to the job."""
     system = spec.system
     options_key = config_key("test", asdict(system.test_options))
     path = spec.job.root / f"test-{options_key}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
+    if (cached := Evaluation.read(path)) is not None:
+        return cached
     fresh_final_val = (
         system.val_scores
         and system.val_history
         and system.test_options == system.eval_options
-        and trained.get("global_step") == spec.max_steps
+        and trained.global_step == spec.max_steps
         and not system.trainer.sanity_checking
     )
     if not fresh_final_val:  # the last validation of a fit that just ran is already this evaluation
-        state = torch.load(trained["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
+        state = torch.load(trained.checkpoint, map_location="cpu", weights_only=True)["state_dict"]
         system.load_state_dict(state)
         trainer = L.Trainer(
             logger=False,
@@ -141,38 +142,33 @@ def _test(spec: FitSpec, trained: dict) -> dict:
             },
         )
         trainer.test(system, datamodule=spec.datamodule, verbose=False)
-    result = {
-        "metrics": dict(system.last_val_metrics),
-        "per_video": {s.video: s.means() for s in system.val_scores},
-        "per_frame": [
+    evaluation = Evaluation(
+        metrics=dict(system.last_val_metrics),
+        per_video={s.video: s.means() for s in system.val_scores},
+        per_frame=[
             [s.video, i, p, q, bool(s.pqf[i]) if s.pqf else False]
             for s in system.val_scores
             for i, (p, q) in enumerate(zip(s.psnr, s.psnr_lq, strict=True))
         ],
-        "samples": _samples_to_png(system, spec.job.root / f"samples-{options_key}"),
-        "per_video_stage1": dict(system.val_input_psnr),
-        "test_options": asdict(system.test_options),
-    }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, path)
-    return result
+        samples=_samples_to_png(system, spec.job.root / f"samples-{options_key}"),
+        per_video_stage1=dict(system.val_input_psnr),
+        test_options=asdict(system.test_options),
+    )
+    return evaluation.write(path)
 
 
-def run_fit(spec: FitSpec) -> dict:
+def run_fit(spec: FitSpec) -> JobResult:
     """Train the job unless it is done, then evaluate it (unless ``evaluate`` is off); returns the result."""
     with preemption.deferred():  # under SLURM a requeue signal waits for a step's end or for done.json
-        trained = spec.job.result() or _fit(spec)
+        trained = JobResult.read(spec.job) or _fit(spec)
     if not spec.evaluate:
         return trained
-    return {**trained, **_test(spec, trained)}
+    return trained.evaluated(_test(spec, trained))
 
 
-def load_samples(result: dict) -> dict[str, dict[str, np.ndarray]]:
+def load_samples(result: JobResult) -> dict[str, dict[str, np.ndarray]]:
     """The sample crops a finished job saved, as RGB arrays (for the arm's W&B run)."""
     from vsr_lightning.data.video_io import read_png
 
-    return {
-        video: {kind: read_png(Path(p)) for kind, p in crops.items()}
-        for video, crops in result.get("samples", {}).items()
-    }
+    samples = result.evaluation.samples if result.evaluation else {}
+    return {video: {kind: read_png(Path(p)) for kind, p in crops.items()} for video, crops in samples.items()}

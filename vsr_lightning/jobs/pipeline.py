@@ -27,6 +27,7 @@ from vsr_lightning.data.video_io import frame_name, write_png
 from vsr_lightning.inference.video import EnhanceOptions, enhance_video
 from vsr_lightning.jobs.fit_job import FitSpec, run_fit
 from vsr_lightning.jobs.job_dir import JobDir
+from vsr_lightning.jobs.job_result import JobResult
 from vsr_lightning.jobs.training_step import TrainingStep
 from vsr_lightning.metrics.video_quality import PsnrConvention
 from vsr_lightning.report import run_schema as keys
@@ -171,17 +172,17 @@ class Pipeline:
             )
         return plan
 
-    def stage1(self) -> dict:
+    def stage1(self) -> JobResult:
         """Train stage one (each progressive step and each later phase a job of its own); returns the last
         job's result."""
         plan = self.stage1_plan()
-        previous: dict | None = None
+        previous: JobResult | None = None
         for index, step in enumerate(plan):
             previous = self._stage1_step(index, step, previous, last=index == len(plan) - 1)
         assert previous is not None
         return previous
 
-    def _stage1_step(self, index: int, step: TrainingStep, previous: dict | None, last: bool) -> dict:
+    def _stage1_step(self, index: int, step: TrainingStep, previous: JobResult | None, last: bool) -> JobResult:
         s1 = self.cfg.stage1
         blocks, n_steps = step.blocks, step.steps
         model_cfg = {**_plain(s1.model), "num_reconstruction_blocks": int(blocks)}
@@ -193,7 +194,7 @@ class Pipeline:
             "seed": self.cfg.seed,
             "init_weights": weights_identity(s1.init) if previous is None else None,
             "trainer": self.trainer_kwargs,
-            "previous": previous["key"] if previous else None,
+            "previous": previous.key if previous else None,
             "crop_border": self.cfg.crop_border,
         }
         spec["stage1"].pop("test_evaluation", None)  # testing options do not change training
@@ -204,11 +205,11 @@ class Pipeline:
         with job.lock():
             L.seed_everything(self.cfg.seed + index, workers=True)
             net = hydra.utils.instantiate(model_cfg)
-            lineage = list(previous["lineage"]) if previous else []
+            lineage = list(previous.lineage) if previous else []
             if job.result() is not None:
                 pass  # trained already: run_fit only evaluates
             elif previous is not None:
-                load_network_weights_into(net, previous["checkpoint"], grow_from_smaller=True)
+                load_network_weights_into(net, previous.checkpoint, grow_from_smaller=True)
             elif s1.init:  # a deeper trunk than the file's (a progressive arm) starts with identity blocks
                 load_network_weights_into(net, s1.init, grow_from_smaller=True)
                 lineage.append({"init": str(s1.init)})
@@ -246,12 +247,12 @@ class Pipeline:
             )
             return run_fit(fit)
 
-    def stage1_outputs(self, stage1: dict) -> Path:
+    def stage1_outputs(self, stage1: JobResult) -> Path:
         """Stage one's outputs on the training and validation videos, cached as PNG frames."""
         s2 = self.cfg.stage2
         spec = {
             **self.data_spec(),
-            "stage1": stage1["key"],
+            "stage1": stage1.key,
             "max_frames": s2.outputs_max_frames,
             "evaluation": _plain(self.cfg.stage1.evaluation),
         }
@@ -260,7 +261,7 @@ class Pipeline:
         with job.lock():
             if job.result() is not None:
                 return out
-            net = load_network(stage1["checkpoint"], "stage1").eval()
+            net = load_network(stage1.checkpoint, "stage1").eval()
             options = EnhanceOptions(**_plain(self.cfg.stage1.evaluation))
             dm = self.datamodule()
             dm.prepare_data()
@@ -283,7 +284,7 @@ class Pipeline:
         return out
 
     # -- stage two -----------------------------------------------------------------------------
-    def pretrain(self) -> dict:
+    def pretrain(self) -> JobResult:
         """Gaussian colour-denoising pre-training of the refiner on stills and training GT frames."""
         pre, s2 = self.cfg.pretrain, self.cfg.stage2
         spec = {
@@ -297,7 +298,7 @@ class Pipeline:
         spec["pretrain"].pop("val_every", None)  # checkpoint interval: resume is exact, results do not change
         job = JobDir.create(self.runs_dir, "pretrain", spec)
         with job.lock():
-            if (done := job.result()) is not None:
+            if (done := JobResult.read(job)) is not None:
                 return done
             L.seed_everything(self.cfg.seed, workers=True)
             dm = self.datamodule()
@@ -341,7 +342,7 @@ class Pipeline:
             )
             return run_fit(fit)
 
-    def stage2(self) -> dict:
+    def stage2(self) -> JobResult:
         """Train the refiner on stage one's cached outputs; returns its result."""
         s2 = self.cfg.stage2
         stage1 = self.stage1()
@@ -351,14 +352,14 @@ class Pipeline:
         init_checkpoint: str | None = None
         if init == "pretrain":
             pre = self.pretrain()
-            init_checkpoint, lineage = pre["checkpoint"], list(pre["lineage"])
+            init_checkpoint, lineage = pre.checkpoint, list(pre.lineage)
         elif init not in (None, "scratch"):
             init_checkpoint = str(init)
             lineage = [{"init": init_checkpoint}]
         spec = {
             **self.data_spec(),
             "stage2": _plain(s2),
-            "stage1": stage1["key"],
+            "stage1": stage1.key,
             "init": init_checkpoint,
             "init_weights": weights_identity(init_checkpoint) if init != "pretrain" else None,
             "seed": self.cfg.seed,
@@ -373,7 +374,7 @@ class Pipeline:
             net = hydra.utils.instantiate(s2.model)
             if init_checkpoint and job.result() is None:
                 load_network_weights_into(net, init_checkpoint)
-            lineage.append({"job": job.key, "stage1": stage1["key"]})
+            lineage.append({"job": job.key, "stage1": stage1.key})
             n_steps = self.steps(s2.max_steps)
             system = StageTwoSystem(
                 net,
@@ -404,7 +405,7 @@ class Pipeline:
             )
             return run_fit(fit)
 
-    def run(self) -> dict:
+    def run(self) -> JobResult:
         """Run this arm's compared stage (and, through it, every prerequisite)."""
         stage = self.cfg.experiment.compare_stage
         if stage == "stage1":

@@ -19,6 +19,7 @@ import numpy as np
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from vsr_lightning.jobs.job_result import JobResult
 from vsr_lightning.report import run_schema as keys
 
 
@@ -123,7 +124,7 @@ def log_arm_run(
     arm: str,
     job_type: str,
     config: dict,
-    result: dict,
+    result: JobResult,
     samples: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> str:
     """Create the arm's run in the experiment group from a finished job's result; returns its id."""
@@ -146,20 +147,21 @@ def log_arm_run(
         reinit="finish_previous",
     )
     try:
-        summary: dict[str, Any] = dict(result["metrics"])
-        summary[keys.MODEL_PARAMS] = result["params"]
-        summary[keys.TIME_TRAIN_SECONDS] = result["train_seconds"]
-        if result.get("to_final_psnr_seconds") is not None:
-            summary[keys.TIME_TO_FINAL_PSNR_SECONDS] = result["to_final_psnr_seconds"]
-        summary[keys.TRAINER_GLOBAL_STEP] = result.get("global_step")
+        scores = result.scores
+        summary: dict[str, Any] = dict(scores.metrics)
+        summary[keys.MODEL_PARAMS] = result.params
+        summary[keys.TIME_TRAIN_SECONDS] = result.train_seconds
+        if result.to_final_psnr_seconds is not None:
+            summary[keys.TIME_TO_FINAL_PSNR_SECONDS] = result.to_final_psnr_seconds
+        summary[keys.TRAINER_GLOBAL_STEP] = result.global_step
         per_video = wandb.Table(
             columns=list(keys.PER_VIDEO_COLUMNS),
             data=[
                 [v[c] if c != "video" else name for c in keys.PER_VIDEO_COLUMNS]
-                for name, v in ((n, {**m, "video": n}) for n, m in result["per_video"].items())
+                for name, v in ((n, {**m, "video": n}) for n, m in scores.per_video.items())
             ],
         )
-        per_frame = wandb.Table(columns=list(keys.PER_FRAME_COLUMNS), data=result["per_frame"])
+        per_frame = wandb.Table(columns=list(keys.PER_FRAME_COLUMNS), data=scores.per_frame)
         media: dict[str, Any] = {keys.TABLE_PER_VIDEO: per_video, keys.TABLE_PER_FRAME: per_frame}
         if logger_cfg.log_samples and samples:
             for video, crops in samples.items():
