@@ -25,8 +25,8 @@ from vsr_lightning.inference.video import EnhanceOptions, enhance_video
 from vsr_lightning.metrics.video_quality import frame_psnr
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 from vsr_lightning.models.checkpoints import to_basicsr_state_dict
+from vsr_lightning.models.loading import load_network
 from vsr_lightning.models.swinir import SwinIR
-from vsr_lightning.systems.checkpoint_io import load_network
 
 # Source frame of each of the 24 clip frames: positions 5, 9, 10 and 16 repeat their predecessor.
 ORDER = [0, 1, 2, 3, 4, 4, 5, 6, 7, 7, 7, 8, 9, 10, 11, 12, 12, 13, 14, 15, 16, 17, 18, 19]

@@ -35,7 +35,7 @@ from vsr_lightning.inference.file_stream import EnhanceResult, StreamOptions, en
 from vsr_lightning.inference.protocol import InferenceNetwork, require_inference_network
 from vsr_lightning.inference.reference import Reference
 from vsr_lightning.inference.sinks import FileSink
-from vsr_lightning.systems.checkpoint_io import load_network
+from vsr_lightning.models.loading import load_network
 from vsr_lightning.termination import exit_on_sigterm
 from vsr_lightning.zoo.registry import has_zoo_entry, is_zoo_name, provenance
 

@@ -1,17 +1,13 @@
-"""Official checkpoint layouts (MMagic, BasicSR, standalone SPyNet) round-trip through our loaders."""
+"""Official checkpoint layouts (MMagic, BasicSR, standalone SPyNet) round-trip through the loading door."""
 
 import pytest
 import torch
 
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
-from vsr_lightning.models.checkpoints import (
-    convert_state_dict,
-    load_basicvsr_pp_weights,
-    load_spynet_weights,
-    to_basicsr_state_dict,
-    to_mmagic_state_dict,
-)
+from vsr_lightning.models.checkpoints import convert_state_dict, to_basicsr_state_dict, to_mmagic_state_dict
+from vsr_lightning.models.loading import load_network_weights_into
 from vsr_lightning.models.spynet import SpyNet
+from vsr_lightning.models.spynet_weights import load_spynet_weights
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -45,7 +41,7 @@ def test_mmagic_layout_names_and_roundtrip(tmp_path, source_and_output):
     path = tmp_path / "mmagic.pth"
     torch.save(ckpt, path)
     dst = _model(2)
-    assert load_basicvsr_pp_weights(dst, path) == "mmagic"
+    assert load_network_weights_into(dst, path) == "mmagic"
     with torch.no_grad():
         assert torch.equal(dst(x), y)
 
@@ -57,10 +53,10 @@ def test_basicsr_layout_prefers_ema_and_roundtrip(tmp_path, source_and_output):
     path = tmp_path / "basicsr.pth"
     torch.save(ckpt, path)
     dst = _model(2)
-    assert load_basicvsr_pp_weights(dst, path) == "basicsr"
+    assert load_network_weights_into(dst, path) == "basicsr"
     with torch.no_grad():
         assert torch.equal(dst(x), y)
-    load_basicvsr_pp_weights(dst, path, prefer_ema=False)
+    load_network_weights_into(dst, path, prefer_ema=False)
     assert torch.equal(dst.conv_last.weight, _model(3).conv_last.weight)
 
 
@@ -69,7 +65,7 @@ def test_plain_state_dict_with_dataparallel_prefix(tmp_path, source_and_output):
     path = tmp_path / "plain.pth"
     torch.save({"module." + k: v for k, v in src.state_dict().items()}, path)
     dst = _model(2)
-    assert load_basicvsr_pp_weights(dst, path) == "plain"
+    assert load_network_weights_into(dst, path) == "plain"
     with torch.no_grad():
         assert torch.equal(dst(x), y)
 
@@ -82,7 +78,7 @@ def test_missing_unexpected_and_shape_errors_name_the_file(tmp_path, source_and_
     path = tmp_path / "broken_keys.pth"
     torch.save({"params": sd}, path)
     with pytest.raises(ValueError) as err:
-        load_basicvsr_pp_weights(_model(2), path)
+        load_network_weights_into(_model(2), path)
     msg = str(err.value)
     assert str(path) in msg
     assert "missing keys (1)" in msg and "conv_hr.weight" in msg
@@ -93,15 +89,15 @@ def test_missing_unexpected_and_shape_errors_name_the_file(tmp_path, source_and_
     path2 = tmp_path / "bad_shape.pth"
     torch.save(sd, path2)
     with pytest.raises(ValueError, match=r"bad_shape\.pth[\s\S]*conv_last\.weight: checkpoint \(3, 64, 5, 5\)"):
-        load_basicvsr_pp_weights(_model(2), path2)
+        load_network_weights_into(_model(2), path2)
 
-    # A checkpoint of a smaller trunk is refused strictly but loads non-strictly (progressive training).
+    # A checkpoint of a smaller trunk is refused, unless asked to grow from it (progressive training).
     grown = _model(2)
     grown.grow(2)
     small = _save(tmp_path, src)
     with pytest.raises(ValueError, match="reconstruction.main.2.3"):
-        load_basicvsr_pp_weights(grown, small)
-    load_basicvsr_pp_weights(grown, small, strict=False)
+        load_network_weights_into(grown, small)
+    load_network_weights_into(grown, small, grow_from_smaller=True)
     assert torch.equal(grown.conv_hr.weight, src.conv_hr.weight)
 
 
@@ -115,13 +111,13 @@ def test_corrupt_and_missing_files_name_the_file(tmp_path):
     bad = tmp_path / "corrupt.pth"
     bad.write_bytes(b"this is not a checkpoint")
     with pytest.raises(ValueError, match="corrupt.pth"):
-        load_basicvsr_pp_weights(_model(0), bad)
+        load_network_weights_into(_model(0), bad)
     with pytest.raises(ValueError, match="nowhere.pth"):
-        load_basicvsr_pp_weights(_model(0), tmp_path / "nowhere.pth")
+        load_network_weights_into(_model(0), tmp_path / "nowhere.pth")
     notdict = tmp_path / "list.pth"
     torch.save([1, 2], notdict)
     with pytest.raises(ValueError, match="list.pth"):
-        load_basicvsr_pp_weights(_model(0), notdict)
+        load_network_weights_into(_model(0), notdict)
 
 
 @pytest.mark.parametrize("layout", ["basicsr", "mmagic"])

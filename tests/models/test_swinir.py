@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vsr_lightning.models.checkpoints import load_swinir_weights
+from vsr_lightning.models.loading import load_network_weights_into
 from vsr_lightning.models.swinir import SwinIR, WindowAttention, swinir_m, swinir_small
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -53,7 +53,7 @@ def test_loads_weights_saved_at_another_img_size(tmp_path):
     dst = swinir_small(img_size=32).eval()
     mask_key = "layers.0.residual_group.blocks.1.attn_mask"
     assert src.state_dict()[mask_key].shape != dst.state_dict()[mask_key].shape
-    load_swinir_weights(dst, path)
+    load_network_weights_into(dst, path)
     assert dst.state_dict()[mask_key].shape == (16, 64, 64)  # kept its own 32x32 mask
     x = torch.rand(1, 3, 64, 64)  # src uses its stored mask, dst builds one at run time
     x2 = torch.rand(1, 3, 32, 27)

@@ -20,7 +20,7 @@ import torch
 from vsr_lightning.data.video_io import VideoWriter
 from vsr_lightning.enhance import main
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
-from vsr_lightning.systems.checkpoint_io import load_network
+from vsr_lightning.models.loading import load_network
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -30,8 +30,8 @@ from vsr_lightning.jobs.job_dir import JobDir
 from vsr_lightning.jobs.job_result import JobResult
 from vsr_lightning.jobs.training_step import TrainingStep
 from vsr_lightning.metrics.video_quality import PsnrConvention
+from vsr_lightning.models.loading import load_network, load_network_weights_into
 from vsr_lightning.report import run_schema as keys
-from vsr_lightning.systems.checkpoint_io import load_network, load_network_weights_into
 from vsr_lightning.systems.stage_one import StageOneSystem
 from vsr_lightning.systems.stage_two import StageTwoSystem
 from vsr_lightning.zoo.registry import is_zoo_name, zoo_entry

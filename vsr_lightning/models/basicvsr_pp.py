@@ -1,7 +1,7 @@
 """BasicVSR++ for compressed-video quality enhancement, with optional PQF propagation.
 
 Stage one of the NTIRE 2022 Track 1 winning recipe. Module and parameter names follow BasicSR's
-``BasicVSRPlusPlus`` with ``is_low_res_input=False`` so official weights map 1:1 (see checkpoints.py).
+``BasicVSRPlusPlus`` with ``is_low_res_input=False`` so official weights map 1:1 (see basicvsr_pp_weights.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Reading official BasicVSR++ / SPyNet / SwinIR checkpoints into our modules, and writing those layouts.
+"""Checkpoint files and their layouts: reading one safely, pulling out its state dict, official key names
+to ours and back, and a strict load that names the file. The loading door is :mod:`~vsr_lightning.models.loading`;
+what is particular to one network sits next to it (``models/<network>_weights.py``).
 
 Layouts handled (detected automatically):
 
@@ -166,29 +168,3 @@ def check_and_load(model: nn.Module, sd: Mapping[str, Tensor], path: str | Path,
     if problems:
         raise ValueError(f"checkpoint {path} does not match {type(model).__name__}:\n" + "\n".join(problems))
     model.load_state_dict({k: v for k, v in sd.items() if k in own}, strict=strict)
-
-
-def load_basicvsr_pp_weights(model: nn.Module, path: str | Path, strict: bool = True, prefer_ema: bool = True) -> str:
-    """Load official or own BasicVSR++ weights; returns the detected layout."""
-    sd, layout = extract_state_dict(read_checkpoint(path), path, prefer_ema)
-    check_and_load(model, convert_state_dict(sd, "auto"), path, strict)
-    return layout
-
-
-def load_spynet_weights(spynet: nn.Module, path: str | Path, prefer_ema: bool = True) -> str:
-    """Load SPyNet weights: a zoo name (``zoo:spynet``), standalone files or the ``spynet.*`` part of a full
-    BasicVSR++ checkpoint."""
-    sd, layout = extract_state_dict(read_checkpoint(path), path, prefer_ema)
-    if any(k.startswith("spynet.") for k in sd):
-        sd = {k[len("spynet.") :]: v for k, v in sd.items() if k.startswith("spynet.")}
-    check_and_load(spynet, convert_state_dict(sd, "auto"), path, strict=True)
-    return layout
-
-
-def load_swinir_weights(model: nn.Module, path: str | Path, strict: bool = True, prefer_ema: bool = True) -> str:
-    """Load SwinIR weights (released as ``{'params': ...}``; ``params_ema`` preferred when present, as for
-    every other loader here). Size-dependent ``attn_mask`` and
-    ``relative_position_index`` buffers are replaced by the model's own, so any training patch size loads."""
-    sd, layout = extract_state_dict(read_checkpoint(path), path, prefer_ema)
-    check_and_load(model, sd, path, strict)
-    return layout

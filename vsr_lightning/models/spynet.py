@@ -50,7 +50,7 @@ class SpyNet(nn.Module):
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1))
         if load_path is not None:
-            from vsr_lightning.models.checkpoints import load_spynet_weights
+            from vsr_lightning.models.spynet_weights import load_spynet_weights
 
             load_spynet_weights(self, load_path)
         else:

@@ -1,7 +1,7 @@
 """SwinIR (Liang et al., ICCVW 2021) for colour denoising / artifact reduction: stage two of the recipe.
 
 No upsampler: shallow conv, residual Swin transformer blocks (RSTB), conv, global residual. Key names follow
-the official release so its ``{'params': ...}`` weights load (see ``load_swinir_weights``). Any input size
+the official release so its ``{'params': ...}`` weights load (see ``models/loading.py``). Any input size
 works: the image is reflect-padded to a multiple of the window and shifted-window masks are built for the
 actual size (cached), so the saved ``attn_mask`` buffers of the training patch size are never needed.
 """

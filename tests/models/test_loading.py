@@ -1,4 +1,4 @@
-"""Checkpoint reader: our Lightning checkpoints, official BasicVSR++/SwinIR files, EMA choice, clear errors."""
+"""The loading door: our Lightning checkpoints, official BasicVSR++/SwinIR files, EMA choice, clear errors."""
 
 from __future__ import annotations
 
@@ -10,12 +10,9 @@ from torch import nn
 
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 from vsr_lightning.models.checkpoints import to_basicsr_state_dict, to_mmagic_state_dict
+from vsr_lightning.models.loading import load_network, load_network_weights_into
 from vsr_lightning.models.swinir import SwinIR
-from vsr_lightning.systems.checkpoint_io import (
-    infer_swinir_config,
-    load_network,
-    load_network_weights_into,
-)
+from vsr_lightning.models.swinir_weights import infer_swinir_config
 
 S1_CONFIG = {
     "_target_": "vsr_lightning.models.basicvsr_pp.BasicVSRPlusPlus",
@@ -240,15 +237,13 @@ def test_an_x4_super_resolution_basicvsr_pp_is_named_as_such(tmp_path):
 
 
 def test_every_loader_prefers_params_ema(tmp_path):
-    from vsr_lightning.models.checkpoints import load_swinir_weights
-
     plain, ema = _stage2(5), _stage2(6)
     path = tmp_path / "swinir_both.pth"
     torch.save({"params": plain.state_dict(), "params_ema": ema.state_dict()}, path)
     x = torch.rand(1, 3, 16, 16)
     assert torch.equal(_run(load_network(path, "stage2"), x), _run(ema, x))
     into = _stage2(7)
-    load_swinir_weights(into, path)
+    assert load_network_weights_into(into, path) == "basicsr"
     assert torch.equal(_run(into, x), _run(ema, x))
-    load_swinir_weights(into, path, prefer_ema=False)
+    load_network_weights_into(into, path, prefer_ema=False)
     assert torch.equal(_run(into, x), _run(plain, x))
