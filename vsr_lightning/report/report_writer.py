@@ -137,36 +137,52 @@ def write_report(
     cmp = compare(selection.included, chosen_baseline, metric)
     result = WrittenReport(markdown=out / "report.md", selection=selection, comparison=cmp, baseline=chosen_baseline)
 
-    sections: list[str] = [f"# {title}\n"]
-    groups = sorted({r.group for r in runs if r.group})
-    sections.append(
-        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {len(runs)} run(s)"
-        + (f" of group(s) {', '.join(groups)}" if groups else "")
-        + f"; {len(selection.included)} arm(s) compared"
-        + (f", baseline arm **{chosen_baseline}**" if chosen_baseline else ", gains over the compressed input")
-        + ".\n\n"
-        + line
-        + "\n"
-    )
+    sections: list[str] = [f"# {title}\n", _header_md(runs, selection, chosen_baseline, line)]
     sections += [note + "\n" for note in baseline_notes]
-
     if selection.included:
         sections.append("## Runs included\n\n" + _runs_included_md(selection))
-        for table in (per_video_table(cmp, line), ablation_table(cmp, selection.included, line)):
-            result.tables[table.slug] = table
-            csv_path, tex_path = out / f"{table.slug}.csv", out / f"{table.slug}.tex"
-            csv_path.write_text(to_csv(table))
-            tex_path.write_text(to_latex(table))
-            result.files += [csv_path, tex_path]
-            sections.append(
-                f"## {table.title}\n\n{to_markdown(table)}\nFiles: [{csv_path.name}]({csv_path.name}), "
-                f"[{tex_path.name}]({tex_path.name})\n"
-            )
+        sections += [
+            _write_table(table, out, result)
+            for table in (per_video_table(cmp, line), ablation_table(cmp, selection.included, line))
+        ]
         sections.append(_figures_md(cmp, selection, _pick_video(cmp, selection, video), out, result))
     else:
         sections.append("## No runs to compare\n\n**No finished run with a complete summary was found.**\n")
+    sections += _not_included_md(selection)
+    result.markdown.write_text("\n".join(sections))
+    return result
 
-    sections.append("## Runs not included\n")
+
+def _header_md(runs: list[RunRecord], selection: Selection, baseline: str | None, convention: str) -> str:
+    """What the report was made from, what it compares against, and the PSNR convention."""
+    groups = sorted({r.group for r in runs if r.group})
+    return (
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {len(runs)} run(s)"
+        + (f" of group(s) {', '.join(groups)}" if groups else "")
+        + f"; {len(selection.included)} arm(s) compared"
+        + (f", baseline arm **{baseline}**" if baseline else ", gains over the compressed input")
+        + ".\n\n"
+        + convention
+        + "\n"
+    )
+
+
+def _write_table(table: Table, out: Path, result: WrittenReport) -> str:
+    """Write one table as CSV and LaTeX beside the report; returns its Markdown section."""
+    result.tables[table.slug] = table
+    csv_path, tex_path = out / f"{table.slug}.csv", out / f"{table.slug}.tex"
+    csv_path.write_text(to_csv(table))
+    tex_path.write_text(to_latex(table))
+    result.files += [csv_path, tex_path]
+    return (
+        f"## {table.title}\n\n{to_markdown(table)}\nFiles: [{csv_path.name}]({csv_path.name}), "
+        f"[{tex_path.name}]({tex_path.name})\n"
+    )
+
+
+def _not_included_md(selection: Selection) -> list[str]:
+    """The sections listing the runs set aside: not finished or incomplete, and older runs of an arm."""
+    sections = ["## Runs not included\n"]
     if selection.excluded:
         sections.append(
             "These runs are not averaged anywhere in this report (crashed, still running, or partial):\n\n"
@@ -179,8 +195,7 @@ def write_report(
             "\n### Older runs of an arm (superseded by its latest finished run)\n\n"
             + _set_aside_md(selection.superseded)
         )
-    result.markdown.write_text("\n".join(sections))
-    return result
+    return sections
 
 
 def _figures_md(cmp: Comparison, selection: Selection, video: str | None, out: Path, result: WrittenReport) -> str:
