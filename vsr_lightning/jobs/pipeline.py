@@ -184,13 +184,54 @@ class Pipeline:
 
     def _stage1_step(self, index: int, step: TrainingStep, previous: JobResult | None, last: bool) -> JobResult:
         s1 = self.cfg.stage1
-        blocks, n_steps = step.blocks, step.steps
-        model_cfg = {**_plain(s1.model), "num_reconstruction_blocks": int(blocks)}
+        model_cfg = {**_plain(s1.model), "num_reconstruction_blocks": int(step.blocks)}
+        job = JobDir.create(self.runs_dir, "stage1", self._stage1_spec(step, model_cfg, previous))
+        with job.lock():
+            L.seed_everything(self.cfg.seed + index, workers=True)
+            net = hydra.utils.instantiate(model_cfg)
+            lineage = self._stage1_start(net, job, previous)
+            lineage.append(
+                {
+                    "job": job.key,
+                    "reconstruction_blocks": int(step.blocks),
+                    "steps": int(step.steps),
+                    **(step.describe() if step.phase > 0 else {}),
+                }
+            )
+            system = StageOneSystem(
+                net,
+                flow_freeze_steps=s1.flow_freeze_steps if previous is None else 0,
+                flow_lr_mult=s1.flow_lr_mult,
+                lineage=lineage,
+                model_config=model_cfg,
+                **self._system_kwargs(s1, step.steps, step),
+            )
+            overrides: dict[str, Any] = {"batch_size": s1.batch_size} if s1.batch_size else {}
+            if step.train_sources is not None:
+                overrides["train_sources"] = step.train_sources
+            fit = FitSpec(
+                job,
+                system,
+                self.datamodule(**overrides),
+                step.steps,
+                self.val_every(s1.val_every, step.steps),
+                self.trainer_kwargs,
+                self.cfg.logger,
+                f"stage1-{step.blocks}blk-{job.key}",
+                "stage1",
+                self.log_config("stage1", {"lineage": lineage}),
+                evaluate=last,
+            )
+            return run_fit(fit)
+
+    def _stage1_spec(self, step: TrainingStep, model_cfg: dict, previous: JobResult | None) -> dict:
+        """What a stage-one job's result depends on (its cache key)."""
+        s1 = self.cfg.stage1
         spec = {
             **self.data_spec(),
             "stage1": _plain(s1),
             "model": model_cfg,
-            "steps": n_steps,
+            "steps": step.steps,
             "seed": self.cfg.seed,
             "init_weights": weights_identity(s1.init) if previous is None else None,
             "trainer": self.trainer_kwargs,
@@ -201,51 +242,21 @@ class Pipeline:
         spec["stage1"].pop("phases", None)  # a phase's job depends on its own phase and the jobs before it
         if step.phase > 0:
             spec["phase"] = step.describe()
-        job = JobDir.create(self.runs_dir, "stage1", spec)
-        with job.lock():
-            L.seed_everything(self.cfg.seed + index, workers=True)
-            net = hydra.utils.instantiate(model_cfg)
-            lineage = list(previous.lineage) if previous else []
-            if job.result() is not None:
-                pass  # trained already: run_fit only evaluates
-            elif previous is not None:
-                load_network_weights_into(net, previous.checkpoint, grow_from_smaller=True)
-            elif s1.init:  # a deeper trunk than the file's (a progressive arm) starts with identity blocks
-                load_network_weights_into(net, s1.init, grow_from_smaller=True)
-                lineage.append({"init": str(s1.init)})
-            lineage.append(
-                {
-                    "job": job.key,
-                    "reconstruction_blocks": int(blocks),
-                    "steps": int(n_steps),
-                    **(step.describe() if step.phase > 0 else {}),
-                }
-            )
-            system = StageOneSystem(
-                net,
-                flow_freeze_steps=s1.flow_freeze_steps if previous is None else 0,
-                flow_lr_mult=s1.flow_lr_mult,
-                lineage=lineage,
-                model_config=model_cfg,
-                **self._system_kwargs(s1, n_steps, step),
-            )
-            overrides: dict[str, Any] = {"batch_size": s1.batch_size} if s1.batch_size else {}
-            if step.train_sources is not None:
-                overrides["train_sources"] = step.train_sources
-            fit = FitSpec(
-                job,
-                system,
-                self.datamodule(**overrides),
-                n_steps,
-                self.val_every(s1.val_every, n_steps),
-                self.trainer_kwargs,
-                self.cfg.logger,
-                f"stage1-{blocks}blk-{job.key}",
-                "stage1",
-                self.log_config("stage1", {"lineage": lineage}),
-                evaluate=last,
-            )
-            return run_fit(fit)
+        return spec
+
+    def _stage1_start(self, net: torch.nn.Module, job: JobDir, previous: JobResult | None) -> list[dict]:
+        """Load a stage-one job's starting weights into ``net`` (unless the job is done); returns the lineage
+        so far: the previous job's, or the starting file."""
+        init = self.cfg.stage1.init
+        lineage = list(previous.lineage) if previous else []
+        if job.result() is not None:
+            pass  # trained already: run_fit only evaluates
+        elif previous is not None:
+            load_network_weights_into(net, previous.checkpoint, grow_from_smaller=True)
+        elif init:  # a deeper trunk than the file's (a progressive arm) starts with identity blocks
+            load_network_weights_into(net, init, grow_from_smaller=True)
+            lineage.append({"init": str(init)})
+        return lineage
 
     def stage1_outputs(self, stage1: JobResult) -> Path:
         """Stage one's outputs on the training and validation videos, cached as PNG frames."""
@@ -347,21 +358,13 @@ class Pipeline:
         s2 = self.cfg.stage2
         stage1 = self.stage1()
         inputs = self.stage1_outputs(stage1)
-        init = s2.init
-        lineage: list[dict] = []
-        init_checkpoint: str | None = None
-        if init == "pretrain":
-            pre = self.pretrain()
-            init_checkpoint, lineage = pre.checkpoint, list(pre.lineage)
-        elif init not in (None, "scratch"):
-            init_checkpoint = str(init)
-            lineage = [{"init": init_checkpoint}]
+        init_checkpoint, lineage = self._stage2_start()
         spec = {
             **self.data_spec(),
             "stage2": _plain(s2),
             "stage1": stage1.key,
             "init": init_checkpoint,
-            "init_weights": weights_identity(init_checkpoint) if init != "pretrain" else None,
+            "init_weights": weights_identity(init_checkpoint) if s2.init != "pretrain" else None,
             "seed": self.cfg.seed,
             "trainer": self.trainer_kwargs,
             "crop_border": self.cfg.crop_border,
@@ -404,6 +407,17 @@ class Pipeline:
                 self.log_config("stage2", {"lineage": lineage}),
             )
             return run_fit(fit)
+
+    def _stage2_start(self) -> tuple[str | None, list[dict]]:
+        """The refiner's starting checkpoint (None: from scratch) and its lineage; ``pretrain`` runs (or
+        reuses) the denoising pre-training first."""
+        init = self.cfg.stage2.init
+        if init == "pretrain":
+            pre = self.pretrain()
+            return pre.checkpoint, list(pre.lineage)
+        if init in (None, "scratch"):
+            return None, []
+        return str(init), [{"init": str(init)}]
 
     def run(self) -> JobResult:
         """Run this arm's compared stage (and, through it, every prerequisite)."""
