@@ -60,9 +60,10 @@ def run_experiment(cfg: DictConfig, arms: Mapping[str, DictConfig]) -> dict[str,
     results: dict[str, JobResult] = {}
     records: list[RunRecord] = []
     failures: dict[str, str] = {}
+    data_identities: dict[str, str] = {}  # computed once per run for each data configuration
     for arm, acfg in arms.items():
         print(f"\n=== {group}: arm {arm!r} ===", flush=True)
-        pipeline = Pipeline(acfg, arm)
+        pipeline = Pipeline(acfg, arm, data_identities)
         try:
             result = pipeline.run()
         except WandbUnreachable:  # online-only logging asked for: no arm can log, stop at once

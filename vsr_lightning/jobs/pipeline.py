@@ -9,6 +9,7 @@ arms, later runs and other experiments.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from tqdm.auto import tqdm
 
 from vsr_lightning.data.datamodule import VideoDataModule
 from vsr_lightning.data.embedded import cache_root
-from vsr_lightning.data.manifest import sha256_file
+from vsr_lightning.data.frame_store import FrameStore
+from vsr_lightning.data.manifest import VideoEntry, sha256_file
 from vsr_lightning.data.noisy_stills import NoisyStillsDataModule
 from vsr_lightning.data.video_io import frame_name, write_png
 from vsr_lightning.inference.video import EnhanceOptions, enhance_video
@@ -69,15 +71,28 @@ def _plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
-class Pipeline:
-    """Builds and runs the jobs of one configuration (one arm)."""
+def _frame_stores(dataset: Any, entry: VideoEntry) -> tuple[FrameStore, FrameStore]:
+    """The (LQ, GT) frame stores of one video of a paired dataset.
 
-    def __init__(self, cfg: DictConfig, arm: str | None = None) -> None:
+    The one place that reaches into the dataset's private ``_stores``: ``PairedClipDataset`` has no public
+    accessor yet (``data/paired_datasets.py`` is being reworked in another change)."""
+    return dataset._stores[dataset.videos.index(entry)]
+
+
+class Pipeline:
+    """Builds and runs the jobs of one configuration (one arm).
+
+    ``data_identities`` (data settings -> manifest hash) may be shared by the arms of one run, so the data
+    identity is computed once per run for each distinct data configuration rather than for every job."""
+
+    def __init__(self, cfg: DictConfig, arm: str | None = None, data_identities: dict[str, str] | None = None) -> None:
         self.cfg = cfg
         self.arm = arm
         self.runs_dir = Path(cfg.paths.runs_dir) if cfg.paths.runs_dir else cache_root() / "runs"
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self._datamodule: VideoDataModule | None = None
+        self._datamodule_ready = False
+        self._data_identities = {} if data_identities is None else data_identities
 
     # -- shared pieces -------------------------------------------------------------------------
     def steps(self, n: int) -> int:
@@ -91,11 +106,24 @@ class Pipeline:
     def datamodule(self, **overrides: Any) -> VideoDataModule:
         return hydra.utils.instantiate(self.cfg.data, **overrides)
 
-    @property
-    def manifest_hash(self) -> str:
+    def _base_datamodule(self, setup: bool = False) -> VideoDataModule:
+        """The arm's data module without overrides, built once; ``setup``: prepared and set up for fitting
+        (the videos stage one's outputs are cached for, the pre-training's frames)."""
         if self._datamodule is None:
             self._datamodule = self.datamodule()
-        return self._datamodule.manifest_hash
+        if setup and not self._datamodule_ready:
+            self._datamodule.prepare_data()
+            self._datamodule.setup("fit")
+            self._datamodule_ready = True
+        return self._datamodule
+
+    @property
+    def manifest_hash(self) -> str:
+        """The data identity (every manifest in use plus the selection), computed once per data configuration."""
+        settings = json.dumps(_plain(self.cfg.data), sort_keys=True, default=str)
+        if settings not in self._data_identities:
+            self._data_identities[settings] = self._base_datamodule().manifest_hash
+        return self._data_identities[settings]
 
     def data_spec(self) -> dict:
         data = _plain(self.cfg.data)
@@ -274,14 +302,12 @@ class Pipeline:
                 return out
             net = load_network(stage1.checkpoint, "stage1").eval()
             options = EnhanceOptions(**_plain(self.cfg.stage1.evaluation))
-            dm = self.datamodule()
-            dm.prepare_data()
-            dm.setup("fit")
+            dm = self._base_datamodule(setup=True)
             videos = [(ds, v, s2.outputs_max_frames) for ds in dm.train_set.datasets for v in ds.videos]
             videos += [(dm.val_set, v, None) for v in dm.val_set.videos]
             for ds, entry, max_frames in tqdm(videos, desc="stage-one outputs", unit="video"):
                 n = entry.num_frames if max_frames is None else min(max_frames, entry.num_frames)
-                lq_store, _ = ds._stores[ds.videos.index(entry)]
+                lq_store, _ = _frame_stores(ds, entry)
                 lq = torch.from_numpy(lq_store.load(range(n))).permute(0, 3, 1, 2).float() / 255
                 pqf = torch.tensor(entry.pqf[:n])
                 dups = [d for d in entry.duplicates if d < n]
@@ -312,13 +338,11 @@ class Pipeline:
             if (done := JobResult.read(job)) is not None:
                 return done
             L.seed_everything(self.cfg.seed, workers=True)
-            dm = self.datamodule()
-            dm.prepare_data()
-            dm.setup("fit")
+            dm = self._base_datamodule(setup=True)
             images = sorted(Path(str(dm.resolve_root(dm.train_sources[0].root))).glob("stills/*.png"))
             for ds in dm.train_set.datasets:
                 for entry in ds.videos:
-                    gt_store = ds._stores[ds.videos.index(entry)][1]
+                    gt_store = _frame_stores(ds, entry)[1]
                     step = max(1, entry.num_frames // max(1, pre.frames_per_video))
                     images += [gt_store.folder / frame_name(t) for t in range(0, entry.num_frames, step)]
             data = NoisyStillsDataModule(
