@@ -12,7 +12,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +77,7 @@ class JobDir:
         os.replace(tmp, self.done_file)
         return result
 
-    def wandb_id(self, make: callable) -> str:
+    def wandb_id(self, make: Callable[[], str]) -> str:
         """The W&B run id of this job, created once so a resumed job continues the same run."""
         path = self.root / "wandb_id.txt"
         if path.is_file():
