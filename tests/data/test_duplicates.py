@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vsr_lightning.data.duplicates import expand_unique, find_duplicates, source_of_each_frame, unique_indices
+from vsr_lightning.data.duplicates import (
+    DuplicateDetector,
+    expand_unique,
+    find_duplicates,
+    originals_repeat,
+    source_of_each_frame,
+    unique_indices,
+)
 from vsr_lightning.data.manifest import Manifest
 from vsr_lightning.data.paired_datasets import PairedVideoDataset
 
@@ -19,6 +26,24 @@ def test_exact_and_threshold_detection():
     assert find_duplicates(frames) == [1]
     assert find_duplicates([a, near], threshold=0.1) == [1]
     assert find_duplicates([a, b], threshold=0.1) == []
+
+
+def test_a_compressed_repeat_counts_only_where_the_originals_repeat_too():
+    rng = np.random.default_rng(1)
+    original = rng.integers(0, 250, (16, 16, 3), dtype=np.uint8)
+    moved = original.copy()
+    moved[:4, :4] += 5  # a small region moves: 43.6 dB, under LDV's 50-70 dB between repeated originals
+    barely = original.copy()
+    barely[0, :3] += 1  # nine levels of one: 63.3 dB
+    assert not originals_repeat(original, moved) and originals_repeat(original, barely)
+    assert originals_repeat(original, original)
+    lq = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    detector = DuplicateDetector(threshold=0.0)
+    flags = [detector.update(lq, gt) for gt in (original, moved, moved, barely)]
+    # the encoder kept every frame identical; only the originals that repeat make duplicates
+    assert flags == [False, False, True, False] and detector.duplicates == [2]
+    # without originals (enhance has none) the compressed frames alone decide
+    assert find_duplicates([lq, lq, lq]) == [1, 2]
 
 
 def test_unique_enhancement_restores_count_and_order():

@@ -61,8 +61,9 @@ def test_duplicate_removal_trains_on_unique_frames(mini_dataset):
         drop_duplicates=True,
     )
     item = ds[0]
-    consecutive = [torch.equal(item["lq"][t], item["lq"][t - 1]) for t in range(1, item["lq"].shape[0])]
-    assert not any(consecutive)
+    # the repeats the clip was built with (identical originals) are gone from the window
+    consecutive = [torch.equal(item["gt"][t], item["gt"][t - 1]) for t in range(1, item["gt"].shape[0])]
+    assert entry.duplicates and not any(consecutive)
     with pytest.raises(Exception, match="shorter than the training window"):
         PairedClipDataset(mini_dataset, [entry], window=entry.num_frames, drop_duplicates=True)
 

@@ -76,6 +76,7 @@ class VideoDataModule(L.LightningDataModule):
         val_max_frames: cap frames per validation video (quick checks).
         train_max_frames: train on the first frames of each video only (stage two: where outputs are cached).
         input_root: stage-one outputs (``<root>/<split>/<video>/NNN.png``) replacing LQ as the input (stage two).
+        cache_frames: keep decoded training frames (PNG layout) in memory, in each loader worker.
     """
 
     def __init__(
@@ -100,8 +101,10 @@ class VideoDataModule(L.LightningDataModule):
         seed: int | None = None,
         input_root: str | None = None,
         train_max_frames: int | None = None,
+        cache_frames: bool = False,
     ) -> None:
         super().__init__()
+        self.cache_frames = cache_frames
         self.train_max_frames = train_max_frames
         self.input_root = input_root  # stage one's cached outputs: stage two trains and validates on them
         train_sources = train_sources if train_sources is not None else [DataSource()]
@@ -193,6 +196,7 @@ class VideoDataModule(L.LightningDataModule):
                 seed=self.seed,
                 lq_root=self.input_root,
                 max_frames=self.train_max_frames,
+                cache_frames=self.cache_frames,
             )
             datasets.append(ds)
             weights.extend([source.weight / len(ds)] * len(ds))

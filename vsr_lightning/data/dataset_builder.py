@@ -23,7 +23,7 @@ import av
 from tqdm.auto import tqdm
 
 from vsr_lightning.data.clip_stats import ClipStatsAccumulator
-from vsr_lightning.data.duplicates import DEFAULT_THRESHOLD, DuplicateDetector
+from vsr_lightning.data.duplicates import DEFAULT_THRESHOLD, ORIGINAL_MIN_PSNR, DuplicateDetector
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.hevc import HevcConfig, HevcEncoder
 from vsr_lightning.data.manifest import Manifest, VideoEntry, sha256_file
@@ -186,7 +186,7 @@ def _build_clip(
     for t, lq in enumerate(VideoReader(bitstream)):
         gt = read_png(gt_dir / frame_name(t)) if gt_frames is None else next(gt_frames)
         stats.update(gt, lq)
-        dups.update(lq)
+        dups.update(lq, gt)
         if gt_video is None:
             pending.append(pool.submit(write_png, lq, lq_dir / frame_name(t)))
         bar.update(0.5)
@@ -264,6 +264,7 @@ def build_dataset(
             videos=entries,
             build={
                 "duplicate_threshold": options.duplicate_threshold,
+                "duplicate_original_min_psnr": ORIGINAL_MIN_PSNR,
                 "preset": options.hevc.preset,
                 "gop_qp_offsets": list(options.hevc.gop_qp_offsets),
                 **(extra_build_info or {}),

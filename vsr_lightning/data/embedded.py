@@ -38,7 +38,7 @@ from vsr_lightning.data.hevc import HevcConfig
 from vsr_lightning.data.manifest import MANIFEST_NAME, Manifest, sha256_file
 from vsr_lightning.data.video_io import write_png
 
-EMBEDDED_BUILD_VERSION = 5
+EMBEDDED_BUILD_VERSION = 6
 """Bump when the build code changes what it writes: every cached copy is then rebuilt."""
 
 STILL_IMAGES = (

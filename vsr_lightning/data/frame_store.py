@@ -27,9 +27,11 @@ class FrameStore:
         kind: str,
         source: str | None = None,
         override_root: Path | None = None,
+        cache: bool = False,
     ):
         """``override_root`` reads PNG frames from ``<override_root>/<split>/<video>/`` instead (the
-        cached outputs of stage one, which are stage two's input)."""
+        cached outputs of stage one, which are stage two's input). ``cache`` keeps every decoded PNG
+        frame in memory (training on a GPU decodes frames faster than a few workers can)."""
         if kind not in ("gt", "lq"):
             raise ValueError(f"kind must be 'gt' or 'lq', got {kind!r}")
         self.entry = entry
@@ -38,6 +40,7 @@ class FrameStore:
         base = root / entry.split / sub
         if override_root is not None:
             base, self.source = Path(override_root) / entry.split, "png"
+        self._cache: dict[int, np.ndarray] | None = {} if cache else None
         self.folder = base / entry.name
         self.video_path = base / f"{entry.name}.mkv"
         if self.source == "png":
@@ -76,6 +79,15 @@ class FrameStore:
         return np.stack(frames)
 
     def _read_png(self, t: int) -> np.ndarray:
+        if self._cache is not None and t in self._cache:
+            return self._cache[t]
+        frame = self._decode_png(t)
+        if self._cache is not None:
+            frame.flags.writeable = False  # shared by every later window: callers copy (``np.stack``)
+            self._cache[t] = frame
+        return frame
+
+    def _decode_png(self, t: int) -> np.ndarray:
         path = self.folder / frame_name(t)
         if not path.is_file():
             raise DataError(path, f"missing frame {t} of video {self.entry.name!r}")

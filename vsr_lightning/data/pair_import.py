@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from vsr_lightning.data.clip_stats import ClipStatsAccumulator
 from vsr_lightning.data.dataset_builder import LAYOUTS, GtVideoWriter, staged_dataset_dir
-from vsr_lightning.data.duplicates import DEFAULT_THRESHOLD, DuplicateDetector
+from vsr_lightning.data.duplicates import DEFAULT_THRESHOLD, ORIGINAL_MIN_PSNR, DuplicateDetector
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.frame_sources import FrameSource
 from vsr_lightning.data.hevc import HevcConfig, QpSidecar, ldp_qp_schedule, pqf_flags, sidecar_path
@@ -217,7 +217,7 @@ def _import_pair(
 
     def compare(g: np.ndarray, q: np.ndarray) -> None:
         stats.update_psnr(g, q)
-        dups.update(q)
+        dups.update(q, g)
 
     with ReadAhead(_frames(gt), 4, "read-gt") as gt_frames, ReadAhead(_frames(lq), 4, "read-lq") as lq_frames:
         for t, (g, q) in enumerate(zip(gt_frames, lq_frames, strict=False)):
@@ -283,6 +283,7 @@ def import_pairs(
             build={
                 "imported_pairs": True,
                 "duplicate_threshold": options.duplicate_threshold,
+                "duplicate_original_min_psnr": ORIGINAL_MIN_PSNR,
                 "pqf_period": options.pqf_period,
                 "hm_logs": sorted(options.hm_logs),
             },

@@ -22,10 +22,15 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
 
 
 def _pair(
-    root: Path, manifest: Manifest, entry: VideoEntry, source: str | None, lq_root: Path | None = None
+    root: Path,
+    manifest: Manifest,
+    entry: VideoEntry,
+    source: str | None,
+    lq_root: Path | None = None,
+    cache: bool = False,
 ) -> tuple[FrameStore, FrameStore]:
-    lq = FrameStore(root, manifest, entry, "lq", source, override_root=lq_root)
-    return lq, FrameStore(root, manifest, entry, "gt", source)
+    lq = FrameStore(root, manifest, entry, "lq", source, override_root=lq_root, cache=cache)
+    return lq, FrameStore(root, manifest, entry, "gt", source, cache=cache)
 
 
 def _open_split(
@@ -64,6 +69,7 @@ class PairedClipDataset(Dataset):
         seed: int | None = None,
         lq_root: str | Path | None = None,
         max_frames: int | None = None,
+        cache_frames: bool = False,
     ) -> None:
         self.root, self.manifest, self.videos = _open_split(root, videos, split)
         self.window, self.patch = window, patch
@@ -91,7 +97,7 @@ class PairedClipDataset(Dataset):
                 )
             self._frames.append(frames)
             self._stores.append(
-                _pair(self.root, self.manifest, entry, frame_source, Path(lq_root) if lq_root else None)
+                _pair(self.root, self.manifest, entry, frame_source, Path(lq_root) if lq_root else None, cache_frames)
             )
         self._rng = np.random.default_rng(seed)
 

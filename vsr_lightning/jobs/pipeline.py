@@ -38,7 +38,7 @@ from vsr_lightning.systems.stage_one import StageOneSystem
 from vsr_lightning.systems.stage_two import StageTwoSystem
 from vsr_lightning.zoo.registry import is_zoo_name, zoo_entry
 
-VOLATILE_DATA_KEYS = ("cleaning_report", "num_workers", "embedded_root", "frame_source")
+VOLATILE_DATA_KEYS = ("cleaning_report", "num_workers", "embedded_root", "frame_source", "cache_frames")
 """Data settings that do not change a job's result (left out of its cache key)."""
 
 
