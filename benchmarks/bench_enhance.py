@@ -105,7 +105,7 @@ def worker(cfg: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from vsr_lightning.enhance import enhance_file
-    from vsr_lightning.systems.checkpoint_io import load_network
+    from vsr_lightning.models.loading import load_network
 
     torch.set_num_threads(cfg["threads"])
     net = load_network(cfg["checkpoint"], "stage1")

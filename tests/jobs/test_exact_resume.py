@@ -121,7 +121,7 @@ def test_killed_mid_epoch_jobs_resume_exactly(tmp_path, embedded_root, monkeypat
 
 @pytest.mark.slow
 def test_progressive_step_and_pretraining_resume_exactly(tmp_path, embedded_root, monkeypatch, single_thread):
-    extra = ["stage1.progressive=[[2,2],[3,6]]", "pretrain.max_steps=6", "pretrain.val_every=2"]
+    extra = ["stage1.progressive=[[3,2],[4,6]]", "pretrain.max_steps=6", "pretrain.val_every=2"]
     whole = _cfg(tmp_path / "whole", embedded_root, extra)
     Pipeline(whole).stage1()
     Pipeline(whole).pretrain()

@@ -11,8 +11,8 @@ import torch
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 from vsr_lightning.models.checkpoints import read_checkpoint
+from vsr_lightning.models.loading import load_network
 from vsr_lightning.models.spynet import SpyNet
-from vsr_lightning.systems.checkpoint_io import load_network
 from vsr_lightning.zoo import footage, registry
 from vsr_lightning.zoo.publish import publish
 

@@ -19,6 +19,7 @@ duplicated frames of LDV arise; the duplicate-removal arm of the ablation grid n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -114,9 +115,20 @@ def embedded_clips(clip_frames: int = 25) -> list[ClipSpec]:
     return clips
 
 
+def _source_sha256(path: Path) -> str:
+    """SHA-256 of a source clip, hashed once per process while its size and modification time stay."""
+    stat = path.stat()
+    return _sha256_of(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(Path(path))
+
+
 def embedded_hash(clips: list[ClipSpec], hevc: HevcConfig, duplicate_threshold: float) -> str:
     """Hash of everything that determines the embedded dataset: sources, cuts, encoder, build code."""
-    sources = {str(c.source.path): sha256_file(c.source.path) for c in clips}
+    sources = {str(c.source.path): _source_sha256(Path(c.source.path)) for c in clips}
     spec = {
         "version": EMBEDDED_BUILD_VERSION,
         "clips": [

@@ -104,6 +104,10 @@ class PairedClipDataset(Dataset):
     def __len__(self) -> int:
         return self.samples_per_epoch
 
+    def frame_stores(self, entry: VideoEntry) -> tuple[FrameStore, FrameStore]:
+        """The ``(LQ, GT)`` frame stores of one of this dataset's videos."""
+        return self._stores[self.videos.index(entry)]
+
     def worker_init(self, worker_id: int) -> None:
         """Give each DataLoader worker its own random stream."""
         base = self.seed if self.seed is not None else torch.initial_seed() % 2**32

@@ -85,13 +85,3 @@ class JobResult:
         if self.evaluation is None:
             raise ValueError(f"job {self.kind}-{self.key} was not evaluated (evaluate=False)")
         return self.evaluation
-
-    # -- dict-style reading, for callers not yet moved to attributes (zoo/train_denoise.py) ------------
-    def __getitem__(self, name: str) -> Any:
-        return self._flat()[name]
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self._flat().get(name, default)
-
-    def _flat(self) -> dict[str, Any]:
-        return {**self.to_json(), **(self.evaluation.to_json() if self.evaluation else {})}

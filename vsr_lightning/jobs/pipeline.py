@@ -22,8 +22,7 @@ from tqdm.auto import tqdm
 
 from vsr_lightning.data.datamodule import VideoDataModule
 from vsr_lightning.data.embedded import cache_root
-from vsr_lightning.data.frame_store import FrameStore
-from vsr_lightning.data.manifest import VideoEntry, sha256_file
+from vsr_lightning.data.manifest import sha256_file
 from vsr_lightning.data.noisy_stills import NoisyStillsDataModule
 from vsr_lightning.data.video_io import frame_name, write_png
 from vsr_lightning.inference.video import EnhanceOptions, enhance_video
@@ -69,14 +68,6 @@ def weights_identity(path: str | None) -> str | None:
 
 def _plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-
-
-def _frame_stores(dataset: Any, entry: VideoEntry) -> tuple[FrameStore, FrameStore]:
-    """The (LQ, GT) frame stores of one video of a paired dataset.
-
-    The one place that reaches into the dataset's private ``_stores``: ``PairedClipDataset`` has no public
-    accessor yet (``data/paired_datasets.py`` is being reworked in another change)."""
-    return dataset._stores[dataset.videos.index(entry)]
 
 
 class Pipeline:
@@ -307,7 +298,7 @@ class Pipeline:
             videos += [(dm.val_set, v, None) for v in dm.val_set.videos]
             for ds, entry, max_frames in tqdm(videos, desc="stage-one outputs", unit="video"):
                 n = entry.num_frames if max_frames is None else min(max_frames, entry.num_frames)
-                lq_store, _ = _frame_stores(ds, entry)
+                lq_store, _ = ds.frame_stores(entry)
                 lq = torch.from_numpy(lq_store.load(range(n))).permute(0, 3, 1, 2).float() / 255
                 pqf = torch.tensor(entry.pqf[:n])
                 dups = [d for d in entry.duplicates if d < n]
@@ -342,7 +333,7 @@ class Pipeline:
             images = sorted(Path(str(dm.resolve_root(dm.train_sources[0].root))).glob("stills/*.png"))
             for ds in dm.train_set.datasets:
                 for entry in ds.videos:
-                    gt_store = _frame_stores(ds, entry)[1]
+                    gt_store = ds.frame_stores(entry)[1]
                     step = max(1, entry.num_frames // max(1, pre.frames_per_video))
                     images += [gt_store.folder / frame_name(t) for t in range(0, entry.num_frames, step)]
             data = NoisyStillsDataModule(

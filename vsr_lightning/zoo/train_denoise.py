@@ -24,7 +24,7 @@ from vsr_lightning.data.frame_store import FrameStore
 from vsr_lightning.data.manifest import Manifest
 from vsr_lightning.jobs.pipeline import Pipeline
 from vsr_lightning.metrics.video_quality import frame_psnr
-from vsr_lightning.systems.checkpoint_io import load_network
+from vsr_lightning.models.loading import load_network
 from vsr_lightning.zoo.publish import publish
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides = list(sys.argv[1:] if argv is None else argv)
     cfg = recipe_config(overrides)
     result = Pipeline(cfg).pretrain()
-    net = load_network(result["checkpoint"], "stage2")
+    net = load_network(result.checkpoint, "stage2")
     root = ensure_embedded_dataset(cfg.data.embedded_root, progress=False)
     metrics = {
         "denoising": denoising_scores(net, validation_frames(root)),
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
         config,
         job_type="pretrain",
         training_data=TRAINING_DATA,
-        steps=result.get("global_step"),
+        steps=result.global_step,
         recipe="python -m vsr_lightning.zoo.train_denoise " + " ".join(overrides),
         metrics=metrics,
     )

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from vsr_lightning.models.checkpoints import read_checkpoint
-from vsr_lightning.systems.checkpoint_io import load_network
+from vsr_lightning.models.loading import load_network
 from vsr_lightning.zoo.footage_dataset import ensure_footage_dataset
 from vsr_lightning.zoo.publish import publish
 from vsr_lightning.zoo.recipe_jobs import job_result_and_scores, newest_job

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vsr_lightning.data.embedded import cache_root
 from vsr_lightning.models.checkpoints import read_checkpoint
-from vsr_lightning.systems.checkpoint_io import load_network
+from vsr_lightning.models.loading import load_network
 from vsr_lightning.zoo.publish import publish
 from vsr_lightning.zoo.recipe_jobs import job_result_and_scores, newest_job
 
