@@ -168,6 +168,10 @@ class PairedVideoDataset(Dataset):
     def __len__(self) -> int:
         return len(self.videos)
 
+    def frame_stores(self, entry: VideoEntry) -> tuple[FrameStore, FrameStore]:
+        """The ``(LQ, GT)`` frame stores of one of this dataset's videos."""
+        return self._stores[self.videos.index(entry)]
+
     def __getitem__(self, index: int) -> dict:
         entry = self.videos[index]
         n = entry.num_frames if self.max_frames is None else min(entry.num_frames, self.max_frames)
