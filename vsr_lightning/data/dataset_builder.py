@@ -25,9 +25,9 @@ from tqdm.auto import tqdm
 from vsr_lightning.data.clip_stats import ClipStatsAccumulator
 from vsr_lightning.data.duplicates import DEFAULT_THRESHOLD, ORIGINAL_MIN_PSNR, DuplicateDetector
 from vsr_lightning.data.errors import DataError
-from vsr_lightning.data.hevc import HevcConfig, HevcEncoder
+from vsr_lightning.data.hevc import HevcConfig, HevcEncoder, QpSidecar
 from vsr_lightning.data.manifest import Manifest, VideoEntry, sha256_file
-from vsr_lightning.data.video_io import VideoReader, even_size_or_error, frame_name, read_png, write_png
+from vsr_lightning.data.video_io import VideoInfo, VideoReader, even_size_or_error, frame_name, read_png, write_png
 
 LAYOUTS = ("png", "video")
 
@@ -135,26 +135,30 @@ class GtVideoWriter:
         self._container.close()
 
 
-def _build_clip(
-    root: Path,
-    clip: ClipSpec,
-    cursor: _SourceCursor,
-    qp_dir: str,
-    options: BuildOptions,
-    source_hash: str,
-    bar,
-    pool: ThreadPoolExecutor,
-) -> VideoEntry:
-    info = cursor.reader.info
+def _checked_stop(clip: ClipSpec, info: VideoInfo) -> int:
+    """The clip's end frame, checked (with the frame size) before anything of the clip is written."""
     stop = info.num_frames if clip.stop is None else clip.stop
     if not 0 <= clip.start < stop <= info.num_frames:
         raise DataError(
             clip.source.path, f"clip {clip.name}: frames [{clip.start}, {stop}) outside 0..{info.num_frames}"
         )
     even_size_or_error(clip.source.path, info.width, info.height)
-    n = _clip_length(clip, stop)
-    split_dir = root / clip.split
-    bitstream = split_dir / qp_dir / f"{clip.name}.mkv"
+    return stop
+
+
+def _encode_clip(
+    clip: ClipSpec,
+    cursor: _SourceCursor,
+    stop: int,
+    n: int,
+    split_dir: Path,
+    bitstream: Path,
+    options: BuildOptions,
+    bar,
+    pool: ThreadPoolExecutor,
+) -> QpSidecar:
+    """Compress the clip and keep its originals (PNGs or a lossless video) in one pass over the source."""
+    info = cursor.reader.info
     encoder = HevcEncoder(bitstream, n, info.width, info.height, info.fps, options.hevc)
     gt_dir = split_dir / "gt" / clip.name
     gt_video = (
@@ -176,21 +180,57 @@ def _build_clip(
     if gt_video is not None:
         gt_video.close()
     _wait_all(pending)
+    return sidecar
 
-    # Decode the compressed clip, compare with the original, find duplicates.
+
+def _decode_clip(
+    clip: ClipSpec,
+    split_dir: Path,
+    qp_dir: str,
+    bitstream: Path,
+    options: BuildOptions,
+    bar,
+    pool: ThreadPoolExecutor,
+) -> tuple[ClipStatsAccumulator, DuplicateDetector]:
+    """Decode the compressed clip, compare it with the original (statistics) and find its duplicates;
+    layout ``png`` also writes the decoded frames."""
+    png = options.layout != "video"
+    gt_dir = split_dir / "gt" / clip.name
     stats, dups = ClipStatsAccumulator(), DuplicateDetector(options.duplicate_threshold)
     lq_dir = split_dir / qp_dir / clip.name
-    gt_frames = iter(VideoReader(split_dir / "gt" / f"{clip.name}.mkv")) if gt_video is not None else None
-    if gt_video is None:
+    gt_frames = iter(VideoReader(split_dir / "gt" / f"{clip.name}.mkv")) if not png else None
+    if png:
         lq_dir.mkdir(parents=True)
+    pending: list[Future] = []
     for t, lq in enumerate(VideoReader(bitstream)):
         gt = read_png(gt_dir / frame_name(t)) if gt_frames is None else next(gt_frames)
         stats.update(gt, lq)
         dups.update(lq, gt)
-        if gt_video is None:
+        if png:
             pending.append(pool.submit(write_png, lq, lq_dir / frame_name(t)))
         bar.update(0.5)
     _wait_all(pending)
+    return stats, dups
+
+
+def _build_clip(
+    root: Path,
+    clip: ClipSpec,
+    cursor: _SourceCursor,
+    qp_dir: str,
+    options: BuildOptions,
+    source_hash: str,
+    bar,
+    pool: ThreadPoolExecutor,
+) -> VideoEntry:
+    """Encode, decode and measure one clip; its manifest entry."""
+    info = cursor.reader.info
+    stop = _checked_stop(clip, info)
+    n = _clip_length(clip, stop)
+    split_dir = root / clip.split
+    bitstream = split_dir / qp_dir / f"{clip.name}.mkv"
+    sidecar = _encode_clip(clip, cursor, stop, n, split_dir, bitstream, options, bar, pool)
+    stats, dups = _decode_clip(clip, split_dir, qp_dir, bitstream, options, bar, pool)
     return VideoEntry(
         name=clip.name,
         split=clip.split,

@@ -14,14 +14,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from vsr_lightning.jobs.arms import arm_names
+from vsr_lightning.jobs.experiment_report import write_experiment_report
 from vsr_lightning.jobs.fit_job import load_samples
 from vsr_lightning.jobs.job_dir import is_rank_zero
 from vsr_lightning.jobs.job_result import JobResult
 from vsr_lightning.jobs.pipeline import Pipeline
-from vsr_lightning.jobs.wandb_runs import WandbUnreachable, log_arm_run, resolve_mode
+from vsr_lightning.jobs.wandb_runs import WandbUnreachable, log_arm_run
 from vsr_lightning.report import run_schema as keys
-from vsr_lightning.report.rendering import to_markdown
 from vsr_lightning.report.run_record import FrameRow, RunRecord, RunState
 
 
@@ -79,7 +78,7 @@ def run_experiment(cfg: DictConfig, arms: Mapping[str, DictConfig]) -> dict[str,
         results[arm] = result
         records.append(record_from_result(arm, group, job_type, config, result))
     if records and is_rank_zero():
-        _report(cfg, group, records)
+        write_experiment_report(cfg, records)
     for arm, result in results.items():
         _print_refiner_gain(arm, result)
     if failures:
@@ -97,34 +96,3 @@ def _print_refiner_gain(arm: str, result: JobResult) -> None:
     gains = {v: scores.per_video[v]["psnr"] - p for v, p in stage1.items() if v in scores.per_video}
     cells = ", ".join(f"{v} {g:+.3f}" for v, g in sorted(gains.items()))
     print(f"{arm}: refiner gain over stage one (RGB PSNR, dB): mean {sum(gains.values()) / len(gains):+.3f} ({cells})")
-
-
-def _report(cfg: DictConfig, group: str, records: list[RunRecord]) -> None:
-    """Print the per-video table and, for a whole-experiment run, write its report from W&B."""
-    from vsr_lightning.report import write_report
-    from vsr_lightning.report.offline_reader import read_offline_runs
-
-    runs = records
-    offline = cfg.logger.enabled and resolve_mode(cfg.logger.mode) == "offline"
-    if offline and cfg.arm is None:
-        from_wandb = [
-            r
-            for r in read_offline_runs(Path(cfg.logger.dir) / "wandb", group=group)
-            if "arm" in r.tags and r.arm in arm_names(cfg)
-        ]
-        if from_wandb:
-            runs = from_wandb
-    out = Path(cfg.paths.reports_dir) / group
-    title = f"{group}: {cfg.experiment.description}".rstrip(": ")
-    baseline = cfg.experiment.baseline_arm  # one non-baseline arm of a sweep (its own job) reports alone
-    baseline = baseline if any(r.arm == baseline for r in runs) else None
-    report = write_report(
-        runs,
-        out if cfg.report and cfg.arm is None else out / "partial" / (cfg.arm or "all"),
-        baseline=baseline,
-        title=title,
-    )
-    table = report.tables.get("per_video") or next(iter(report.tables.values()), None)
-    if table is not None:
-        print("\n" + to_markdown(table))
-    print(f"\nreport: {report.markdown}")

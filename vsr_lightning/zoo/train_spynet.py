@@ -35,6 +35,7 @@ import argparse
 import math
 import random
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -460,28 +461,35 @@ def load_teacher_pairs(args: argparse.Namespace) -> list[tuple[Tensor, Tensor, T
     return pairs
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _add_one_level_options(parser: argparse.ArgumentParser) -> None:
+    """Phase 1: one pyramid level on small self-drawn warps, with annealed leaky ReLUs."""
     parser.add_argument("--level-steps", type=int, default=2500, help="phase 1 steps (one level, small warps)")
     parser.add_argument("--level-batch", type=int, default=8)
     parser.add_argument("--level-patch", type=int, default=32)
     parser.add_argument("--level-lr", type=float, default=1e-3)
     parser.add_argument("--level-slope", type=float, default=0.2, help="starting negative slope of the ReLUs")
     parser.add_argument("--level-shift", type=float, default=1.5, help="largest drawn translation (px)")
+
+
+def _add_synthetic_options(parser: argparse.ArgumentParser) -> None:
+    """Phase 2 (off by default): the whole pyramid on larger self-drawn warps."""
     parser.add_argument("--synthetic-steps", type=int, default=0, help="phase 2 steps (pyramid, self-drawn warps)")
     parser.add_argument("--synthetic-patch", type=int, default=64)
     parser.add_argument("--synthetic-lr", type=float, default=2e-4)
     parser.add_argument("--synthetic-shift", type=float, default=6.0, help="largest drawn translation (px)")
     parser.add_argument("--synthetic-amplitude", type=float, default=1.5, help="scale of the smooth field (px)")
-    parser.add_argument(
-        "--level-weights",
-        default=None,
-        help="start from a SPyNet saved after phase 1 (--out) instead of training phase 1 again",
-    )
+
+
+def _add_teacher_options(parser: argparse.ArgumentParser) -> None:
+    """The teacher flows of phase 3: how many pairs, and how each pair's photometric objective is solved."""
     parser.add_argument("--teacher-per-clip", type=int, default=12, help="teacher pairs per clip, scale and gap")
     parser.add_argument("--teacher-iters", type=int, default=80, help="Adam steps per pyramid factor of the teacher")
     parser.add_argument("--teacher-smooth", type=float, default=0.03, help="smoothness weight of the teacher")
     parser.add_argument("--teacher-cache", default=None, help="keep the teacher flows in this file (reused if there)")
+
+
+def _add_levels_options(parser: argparse.ArgumentParser) -> None:
+    """Phase 3: SPyNet learns the teacher flows level by level, then (``--refine-*``) a second pass."""
     parser.add_argument(
         "--levels-steps",
         default="600",
@@ -517,6 +525,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--levels-patch", type=int, default=64)
     parser.add_argument("--levels-batch", type=int, default=8)
     parser.add_argument("--levels-lr", type=float, default=1e-4)
+
+
+def _add_distil_options(parser: argparse.ArgumentParser) -> None:
+    """Phase 3b (off by default): the whole pyramid regresses the teacher flows on crops."""
     parser.add_argument(
         "--distil-steps",
         type=int,
@@ -526,26 +538,60 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--distil-patch", type=int, default=64)
     parser.add_argument("--distil-batch", type=int, default=8)
     parser.add_argument("--distil-lr", type=float, default=2e-4)
+
+
+def _add_photometric_options(parser: argparse.ArgumentParser) -> None:
+    """Phase 4 (off by default): photometric fine-tuning on real neighbouring frames."""
     parser.add_argument("--steps", type=int, default=0, help="phase 4 steps (photometric, real pairs)")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--patch", type=int, default=96)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--smooth", type=float, default=0.5)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The recipe's command line. The options are added in this order on purpose: a published entry's
+    ``recipe`` lists them in it (:func:`evaluate_and_publish`)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    _add_one_level_options(parser)
+    _add_synthetic_options(parser)
+    parser.add_argument(
+        "--level-weights",
+        default=None,
+        help="start from a SPyNet saved after phase 1 (--out) instead of training phase 1 again",
+    )
+    _add_teacher_options(parser)
+    _add_levels_options(parser)
+    _add_distil_options(parser)
+    _add_photometric_options(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-shift", type=int, default=3)
     parser.add_argument("--out", default=None, help="also save the weights here after every phase")
     parser.add_argument("--publish", action="store_true", help="write the result into the package's zoo")
-    args = parser.parse_args(argv)
-    seed_phase(args.seed, 1)
-    net = SpyNet()
+    return parser
 
-    def checkpoint(phase: str) -> None:
-        print(f"after {phase}:", flush=True)
-        if args.out:
-            torch.save(net.state_dict(), args.out)
-        evaluate_and_publish(net, args, publish=False)
-        net.train()
 
+def save_and_evaluate(net: SpyNet, args: argparse.Namespace, phase: str) -> None:
+    """After each phase: save the weights (``--out``) and report the held-out warping error, then resume training."""
+    print(f"after {phase}:", flush=True)
+    if args.out:
+        torch.save(net.state_dict(), args.out)
+    evaluate_and_publish(net, args, publish=False)
+    net.train()
+
+
+def _after_level(args: argparse.Namespace) -> Callable[[int, SpyNet], None]:
+    """Phase 3's report after every level: the held-out warping error of the levels trained so far."""
+
+    def after_level(level: int, so_far: SpyNet) -> None:
+        print(f"levels 0-{level} trained:", flush=True)
+        evaluate_and_publish(so_far, args, publish=False)
+
+    return after_level
+
+
+def run_one_level_phase(net: SpyNet, args: argparse.Namespace) -> None:
+    """Phase 1, or its saved result (``--level-weights``): the start of every pyramid level."""
     if args.level_weights:
         net.load_state_dict(torch.load(args.level_weights, map_location="cpu", weights_only=True))
     else:
@@ -553,7 +599,11 @@ def main(argv: list[str] | None = None) -> None:
             net, args.level_steps, args.level_batch, args.level_patch, args.level_lr, args.level_slope, args.level_shift
         )
         start_every_level_from(net, level)
-        checkpoint("phase 1 (one level)")
+        save_and_evaluate(net, args, "phase 1 (one level)")
+
+
+def run_synthetic_phase(net: SpyNet, args: argparse.Namespace) -> None:
+    """Phase 2 (when ``--synthetic-steps``): the whole pyramid on self-drawn warps."""
     if args.synthetic_steps > 0:
         seed_phase(args.seed, 2)
         train_on_synthetic_warps(
@@ -565,15 +615,13 @@ def main(argv: list[str] | None = None) -> None:
             args.synthetic_shift,
             args.synthetic_amplitude,
         )
-        checkpoint("phase 2 (pyramid, self-drawn warps)")
+        save_and_evaluate(net, args, "phase 2 (pyramid, self-drawn warps)")
 
-    def after_level(level: int, so_far: SpyNet) -> None:
-        print(f"levels 0-{level} trained:", flush=True)
-        evaluate_and_publish(so_far, args, publish=False)
 
+def run_levels_phase(net: SpyNet, args: argparse.Namespace) -> None:
+    """Phase 3 (when ``--levels-steps``): the teacher flows learned level by level, coarse to fine."""
     if any(level_steps(args)):
         seed_phase(args.seed, 3)
-
         train_levels(
             net.train(),
             load_teacher_pairs(args),
@@ -585,9 +633,13 @@ def main(argv: list[str] | None = None) -> None:
             smooth=args.teacher_smooth,
             first_level=args.levels_first,
             min_gain=float("-inf") if args.levels_min_gain is None else args.levels_min_gain,
-            after_level=after_level,
+            after_level=_after_level(args),
         )
-        checkpoint("phase 3 (level by level, teacher flows of real pairs)")
+        save_and_evaluate(net, args, "phase 3 (level by level, teacher flows of real pairs)")
+
+
+def run_refine_phase(net: SpyNet, args: argparse.Namespace) -> None:
+    """Phase 3's second pass (when ``--refine-steps``): the levels again, with the photometric term."""
     if any(per_level(args.refine_steps)):
         seed_phase(args.seed, 6)
         train_levels(
@@ -600,9 +652,13 @@ def main(argv: list[str] | None = None) -> None:
             photometric=args.refine_photometric,
             smooth=args.teacher_smooth,
             min_gain=float("-inf"),
-            after_level=after_level,
+            after_level=_after_level(args),
         )
-        checkpoint("phase 3, second pass (photometric term beside the teacher)")
+        save_and_evaluate(net, args, "phase 3, second pass (photometric term beside the teacher)")
+
+
+def run_distil_phase(net: SpyNet, args: argparse.Namespace) -> None:
+    """Phase 3b (when ``--distil-steps``): the whole pyramid regresses the teacher flows on crops."""
     if args.distil_steps > 0:
         seed_phase(args.seed, 4)
         distil(
@@ -613,7 +669,19 @@ def main(argv: list[str] | None = None) -> None:
             args.distil_patch,
             args.distil_lr,
         )
-        checkpoint("phase 3b (pyramid, teacher flows of real pairs)")
+        save_and_evaluate(net, args, "phase 3b (pyramid, teacher flows of real pairs)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the phases in order, each from its own seed; save (``--out``), evaluate and optionally publish."""
+    args = build_parser().parse_args(argv)
+    seed_phase(args.seed, 1)
+    net = SpyNet()
+    run_one_level_phase(net, args)
+    run_synthetic_phase(net, args)
+    run_levels_phase(net, args)
+    run_refine_phase(net, args)
+    run_distil_phase(net, args)
     seed_phase(args.seed, 5)
     net = train(net.train(), args.steps, args.batch, args.patch, args.lr, args.smooth, args.max_shift)
     if args.out:
