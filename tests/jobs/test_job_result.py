@@ -65,11 +65,11 @@ def test_evaluation_file_round_trips(tmp_path):
     assert Evaluation.read(tmp_path / "missing.json") is None
 
 
-def test_scores_of_an_evaluated_result_and_dict_style_reading():
+def test_scores_of_an_evaluated_result():
     result = JobResult.from_json(DONE)
     with pytest.raises(ValueError, match="not evaluated"):
         _ = result.scores
     evaluated = result.evaluated(Evaluation.from_json(TEST))
     assert evaluated.scores.per_frame == TEST["per_frame"]
-    assert evaluated["checkpoint"] == DONE["checkpoint"] and evaluated.get("global_step") == 4
-    assert evaluated["per_video"] == TEST["per_video"] and evaluated.get("missing") is None
+    assert evaluated.checkpoint == DONE["checkpoint"] and evaluated.global_step == 4
+    assert evaluated.scores.per_video == TEST["per_video"] and result.evaluation is None
