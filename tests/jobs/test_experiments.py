@@ -45,6 +45,8 @@ def smoke_overrides(tmp: Path, embedded_root: Path) -> list[str]:
         "data.samples_per_epoch=2",
         "data.cleaning_report=null",
         "stage2.outputs_max_frames=4",
+        "stage1.batch_size=2",
+        "data.num_workers=0",
         "stage2.batch_size=2",
         "pretrain.batch_size=2",
         "trainer.enable_progress_bar=false",
