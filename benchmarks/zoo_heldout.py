@@ -66,14 +66,18 @@ def compress(gt: np.ndarray, path: Path, fps: float = 25.0) -> np.ndarray:
     return VideoReader(path).read(0, len(gt))
 
 
-def score_clip(name: str, gt: np.ndarray, stage1: str | Path, stage2: str | Path | None, work: Path) -> dict:
+def score_clip(
+    name: str, gt: np.ndarray, stage1: str | Path, stage2: str | Path | None, work: Path, device: str = "cpu"
+) -> dict:
     lq_file, gt_file = work / f"{name}_lq.mkv", write_lossless(gt, work / f"{name}_gt.mkv")
     lq = compress(gt, lq_file)
     row = {"clip": name, "frames": len(gt), "input": mean_psnr(lq, gt), "nlmeans": mean_psnr(nlmeans(lq), gt)}
-    result = enhance_file(lq_file, work / f"{name}_s1.mkv", stage1, None, reference=gt_file)
+    result = enhance_file(lq_file, work / f"{name}_s1.mkv", stage1, None, reference=gt_file, device=device)
     row["stage1"] = result.psnr_out
     if stage2 is not None:
-        row["stage1+2"] = enhance_file(lq_file, work / f"{name}_s12.mkv", stage1, stage2, reference=gt_file).psnr_out
+        row["stage1+2"] = enhance_file(
+            lq_file, work / f"{name}_s12.mkv", stage1, stage2, reference=gt_file, device=device
+        ).psnr_out
     return row
 
 
@@ -100,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stage2", default=None, help="a stage-two checkpoint, or 'zoo'")
     parser.add_argument("--frames", type=int, default=50)
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
+    parser.add_argument("--device", default="cpu", help="where the networks run (cpu, cuda)")
     args = parser.parse_args(argv)
     stage1, stage2 = zoo_defaults(
         Path(args.stage1) if args.stage1 else None, Path(args.stage2) if args.stage2 else None
@@ -108,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips("heldout"):
             gt = VideoReader(footage_path(clip), resize=clip.resize).read(0, args.frames)
-            rows.append(score_clip(clip.name, gt, stage1, stage2, Path(tmp)))
+            rows.append(score_clip(clip.name, gt, stage1, stage2, Path(tmp), args.device))
     text = table(rows)
     print(text)
     if args.out:

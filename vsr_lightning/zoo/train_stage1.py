@@ -1,11 +1,13 @@
 """Zoo recipe: ``python -m vsr_lightning.zoo.train_stage1`` retrains ``zoo:stage1-embedded`` from scratch.
 
 Steps: fetch and compress the pinned ``train`` footage (``footage_dataset``); run ``run.py
-+experiment=zoo_stage1`` with that footage added to the embedded training split; publish the final
-weights with their validation PSNR into the package's zoo. Extra arguments are passed to the run as Hydra
-overrides: ``trainer=gpu trainer.precision=32-true`` on a GPU, as the published entry was trained (on a
-2-core CPU the same 1013 steps of 16 clips take hours). ``--phase2-steps N`` adds a second run of N steps
-from the first one's weights (a warm restart of the learning rate; the earlier CPU recipe's phase 2).
++experiment=zoo_stage1`` with it added to the embedded training split (half of the samples each); publish
+the final weights with their validation PSNR into the package's zoo. ``--stills`` adds scikit-image's
+photographs filmed by a moving camera (``stills_motion``) as a third source: an experiment, whose first
+run made the propagation diverge (benchmarks/results/2026-12-04_zoo_stage1_stills.md). Extra
+arguments are passed to the run as Hydra overrides: ``trainer=gpu trainer.precision=32-true`` on a GPU,
+as the published entry was trained (on a 2-core CPU its steps of 16 clips take hours). ``--phase2-steps
+N`` adds a second run of N steps from the first one's weights (a warm restart of the learning rate).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from vsr_lightning.models.loading import load_network
 from vsr_lightning.zoo.footage_dataset import ensure_footage_dataset
 from vsr_lightning.zoo.publish import publish
 from vsr_lightning.zoo.recipe_jobs import job_result_and_scores, newest_job
+from vsr_lightning.zoo.stills_motion import ensure_stills_motion_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "stage1-embedded"
@@ -28,17 +31,19 @@ TRAINING_DATA = (
     "embedded training split (carphone 0-74, bikes 0-174, bigbuckbunny 0-74) and registry footage "
     "traffic, box, cup, tree (25-frame clips, HEVC LDP QP 37)"
 )
+STILLS_DATA = "; scikit-image's 15 photographs filmed by a moving camera, plain and dark + letterboxed (30 clips)"
 
 
-def training_overrides(footage_root: Path, runs_dir: Path) -> list[str]:
-    sources = (
-        "[{root: embedded, split: train, include: null, exclude: [], weight: 1.0}, "
-        f"{{root: '{footage_root}', split: train, include: null, exclude: [], weight: 1.0}}]"
+def training_overrides(extra_roots: list[Path], runs_dir: Path) -> list[str]:
+    """The recipe's overrides: the embedded training split and each extra dataset, equally weighted."""
+    extra = "".join(
+        f", {{root: '{root}', split: train, include: null, exclude: [], weight: 1.0}}" for root in extra_roots
     )
+    sources = f"[{{root: embedded, split: train, include: null, exclude: [], weight: 1.0}}{extra}]"
     return ["+experiment=zoo_stage1", f"data.train_sources={sources}", "logger=none", f"paths.runs_dir={runs_dir}"]
 
 
-def publish_job(job: Path, recipe: str, steps_before: int = 0) -> dict:
+def publish_job(job: Path, recipe: str, steps_before: int = 0, training_data: str = TRAINING_DATA) -> dict:
     """Publish a finished stage-one job; ``steps_before``: steps of the phases it started from."""
     result, scores = job_result_and_scores(job)
     config = dict(read_checkpoint(job / "final.ckpt")["vsr_model"])
@@ -63,7 +68,7 @@ def publish_job(job: Path, recipe: str, steps_before: int = 0) -> dict:
         net,
         config,
         job_type="stage1",
-        training_data=TRAINING_DATA,
+        training_data=training_data,
         steps=(result.get("global_step") or 0) + steps_before,
         recipe=recipe,
         metrics=metrics,
@@ -73,22 +78,25 @@ def publish_job(job: Path, recipe: str, steps_before: int = 0) -> dict:
 PHASE2_STEPS = 0
 
 
-def split_arguments(argv: list[str]) -> tuple[int, list[str]]:
-    """``--phase2-steps N`` (default ``PHASE2_STEPS``) and the Hydra overrides around it."""
+def split_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """``--phase2-steps N`` (default ``PHASE2_STEPS``), ``--stills``, and the Hydra overrides around them."""
     parser = argparse.ArgumentParser(prog="python -m vsr_lightning.zoo.train_stage1", add_help=True)
     parser.add_argument("--phase2-steps", type=int, default=PHASE2_STEPS, help="phase 2's steps (0: none)")
+    parser.add_argument("--stills", action="store_true", help="add the filmed photographs (an experiment)")
     known, overrides = parser.parse_known_args(argv)
     if known.phase2_steps < 0:
         parser.error("--phase2-steps must be 0 or more")
-    return known.phase2_steps, overrides
+    return known, overrides
 
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    phase2_steps, extra = split_arguments(args)
+    options, extra = split_arguments(args)
+    phase2_steps = options.phase2_steps
     footage = ensure_footage_dataset("train")
+    roots = [footage, ensure_stills_motion_dataset()] if options.stills else [footage]
     runs_dir = footage.parent / "zoo-runs"
-    cmd = [sys.executable, str(REPO / "run.py"), *training_overrides(footage, runs_dir), *extra]
+    cmd = [sys.executable, str(REPO / "run.py"), *training_overrides(roots, runs_dir), *extra]
     subprocess.run(cmd, check=True, cwd=REPO)
     steps_before = 0
     if phase2_steps:
@@ -100,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         newest_job(runs_dir, "stage1"),
         "python -m vsr_lightning.zoo.train_stage1 " + " ".join(args),
         steps_before=steps_before,
+        training_data=TRAINING_DATA + (STILLS_DATA if options.stills else ""),
     )
     print(json.dumps(entry["metrics"], indent=2))
 
