@@ -33,20 +33,22 @@ default's bigbuckbunny, where the compressed frames alone flagged it)."""
 
 
 def originals_repeat(a: np.ndarray, b: np.ndarray, min_psnr: float = ORIGINAL_MIN_PSNR) -> bool:
-    """Whether two uint8 originals are near-identical: PSNR of one against the other at least ``min_psnr``."""
+    """Whether two uint8 originals are near-identical: PSNR of one against the other at least ``min_psnr``
+    (``(H, W, 4)`` frames are RGBX: the fourth channel is left out)."""
     if a.shape != b.shape:
         return False
     counts = abs_diff_counts(a, b)
     squared_error = int(np.dot(counts, _LEVELS * _LEVELS))
     if squared_error == 0:
         return True
-    return 10.0 * np.log10(255.0**2 * a.size / squared_error) >= min_psnr
+    return 10.0 * np.log10(255.0**2 * int(counts.sum()) / squared_error) >= min_psnr
 
 
 def frames_equal(a: np.ndarray, b: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> bool:
     """Whether two uint8 frames are duplicates: mean absolute difference <= ``threshold``.
 
-    ``threshold=0`` means bit-exact equality.
+    ``threshold=0`` means bit-exact equality. ``(H, W, 4)`` frames are RGBX: the fourth channel is left out
+    of the mean (and must be equal in both where ``threshold=0``, as swscale's opaque ``rgba`` is).
     """
     if a.shape != b.shape:
         return False
@@ -55,7 +57,7 @@ def frames_equal(a: np.ndarray, b: np.ndarray, threshold: float = DEFAULT_THRESH
     if a.dtype == np.uint8 and b.dtype == np.uint8 and a.size:
         # the exact integer sum the float64 mean below adds up (so the same mean), from a histogram
         counts = abs_diff_counts(a, b)
-        return int(np.dot(counts, _LEVELS)) / a.size <= threshold
+        return int(np.dot(counts, _LEVELS)) / int(counts.sum()) <= threshold
     return float(np.mean(np.abs(a.astype(np.int16) - b.astype(np.int16)))) <= threshold
 
 
