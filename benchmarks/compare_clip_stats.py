@@ -5,7 +5,7 @@ and with an older ``clip_stats.py`` (``--old``, e.g. ``git show <commit>:vsr_lig
 checks the older one against what the manifest holds, runs every cleaning rule of
 ``conf/data/cleaning/default.yaml`` on both per split, and prints which clips each drops, the largest change
 of each statistic (per frame and per clip as the rules aggregate it) and each rule's closest clip to its
-threshold. The duplicates are recomputed too (from RGB and from RGBX frames) and compared with the manifest (a
+threshold. The duplicates are recomputed too and compared with the manifest (a
 dataset built before the current duplicate rule holds other duplicates: reported, not counted as a change).
 
     python benchmarks/compare_clip_stats.py --old old_clip_stats.py DATASET [DATASET ...]
@@ -67,14 +67,10 @@ def main() -> None:
         frame_change = dict.fromkeys(KEYS, 0.0)
         clip_change = dict.fromkeys(thresholds, 0.0)
         closest: dict[str, tuple[float, str, float, float]] = {}
-        stored_equal = stored_new = dups_equal = dups_stored = True
+        stored_equal = stored_new = dups_stored = True
         for video in manifest.videos:
-            old, new, dups, dups_x = (
-                old_cls(),
-                ClipStatsAccumulator(),
-                DuplicateDetector(manifest.build["duplicate_threshold"]),
-                DuplicateDetector(manifest.build["duplicate_threshold"]),
-            )
+            old, new = old_cls(), ClipStatsAccumulator()
+            dups = DuplicateDetector(manifest.build["duplicate_threshold"])
             base = root / video.split
             for t in range(video.num_frames):
                 gt = read_png(base / "gt" / video.name / frame_name(t))
@@ -82,13 +78,10 @@ def main() -> None:
                 old.update(gt, lq)
                 new.update(gt, lq)
                 dups.update(lq, gt)
-                pad = np.full((*gt.shape[:2], 1), 255, np.uint8)
-                dups_x.update(np.concatenate([lq, pad], -1), np.concatenate([gt, pad], -1))
             o, n = old.result(), new.result()
             stored = dataclasses.asdict(video.stats) if video.stats is not None else None
             stored_equal &= dataclasses.asdict(o) == stored
             stored_new &= dataclasses.asdict(n) == stored
-            dups_equal &= dups.duplicates == dups_x.duplicates
             dups_stored &= dups.duplicates == video.duplicates
             for key in KEYS:
                 frame_change[key] = max(
@@ -104,7 +97,7 @@ def main() -> None:
             new_entries.append(dataclasses.replace(video, stats=n))
         print(
             f"stored statistics equal the old definition's: {stored_equal}, the new one's: {stored_new}; "
-            f"duplicates from RGB and RGBX frames equal: {dups_equal}, equal to the stored ones: {dups_stored}"
+            f"duplicates (this code) equal to the stored ones: {dups_stored}"
         )
         stored_equal |= stored_new
         print("largest change per frame: " + ", ".join(f"{k} {v:.4g}" for k, v in frame_change.items()))
@@ -128,7 +121,7 @@ def main() -> None:
             kept_o, drop_o = apply_cleaning(olds, RULES)
             kept_n, drop_n = apply_cleaning(news, RULES)
             same = per_rule_same and [(d.video, d.rule) for d in drop_o] == [(d.video, d.rule) for d in drop_n]
-            all_same &= same and stored_equal and dups_equal
+            all_same &= same and stored_equal
             print(
                 f"split {split}: all rules: old keeps {len(kept_o)} drops {len(drop_o)}, "
                 f"new keeps {len(kept_n)} drops {len(drop_n)}; same decisions: {same}"

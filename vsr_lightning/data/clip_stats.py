@@ -13,8 +13,7 @@ with ``N = H W`` (a direction without neighbours counts 0). Version 1 computed t
 on a float32 luma (about 15 full-frame float passes per 1080p frame: three times the decoding of an
 imported pair, issue 14); the 8-bit luma comes from one C pass, the sums from uint8 passes
 (``benchmarks/results/2026-12-04_pairs_speed.md``), and the cleaning rules make the same decisions
-on every dataset we have. Frames are ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBX uint8 (the fourth
-channel ignored: what swscale's ``rgba`` gives without a copy into Pillow).
+on every dataset we have. Frames are ``(H, W, 3)`` RGB uint8.
 """
 
 from __future__ import annotations
@@ -34,23 +33,15 @@ PSNR_CAP = 100.0
 """PSNR of identical frames is infinite; JSON has no infinity, so it is stored capped."""
 
 
-def _check_frame(frame: np.ndarray) -> None:
-    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] not in (3, 4):
-        raise ValueError(f"frames must be (H, W, 3) RGB or (H, W, 4) RGBX uint8, got {frame.dtype}{frame.shape}")
-
-
-def rgb_image(frame: np.ndarray) -> Image.Image:
-    """A Pillow RGB(X) image of an ``(H, W, 3|4)`` uint8 frame; a contiguous RGBX one is mapped, not copied."""
-    _check_frame(frame)
-    h, w = frame.shape[:2]
-    if frame.shape[2] == 4:
-        return Image.frombuffer("RGBX", (w, h), np.ascontiguousarray(frame), "raw", "RGBX", 0, 1)
-    return Image.fromarray(np.ascontiguousarray(frame), "RGB")
+def _luma_image(frame: np.ndarray) -> Image.Image:
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frames must be (H, W, 3) RGB uint8, got {frame.dtype}{frame.shape}")
+    return Image.fromarray(np.ascontiguousarray(frame), "RGB").convert("L")
 
 
 def luma(frame: np.ndarray) -> np.ndarray:
     """8-bit BT.601 luma ``(19595 R + 38470 G + 7471 B + 32768) >> 16`` (Pillow's ``convert("L")``), uint8."""
-    return np.asarray(rgb_image(frame).convert("L"))
+    return np.asarray(_luma_image(frame))
 
 
 def uint8_counts(values: np.ndarray) -> np.ndarray:
@@ -68,13 +59,9 @@ def _as_image(a: np.ndarray) -> Image.Image:
 def abs_diff_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Histogram (length 256) of ``|a - b|`` over two uint8 arrays of one shape: exact sums of powers of
     the difference follow from it (``sum(counts * k**2)`` is the squared error) with no wider copy
-    (Pillow's C difference and histogram: one pass each over the bytes). Two ``(H, W, 4)`` frames are
-    RGBX: their fourth channel is left out (the counts add up to ``H * W * 3``)."""
+    (Pillow's C difference and histogram: one pass each over the bytes)."""
     if a.dtype != np.uint8 or b.dtype != np.uint8 or a.shape != b.shape:
         raise ValueError(f"need two uint8 arrays of one shape, got {a.dtype}{a.shape} and {b.dtype}{b.shape}")
-    if a.ndim == 3 and a.shape[2] == 4:
-        diff = ImageChops.difference(rgb_image(a), rgb_image(b))
-        return np.asarray(diff.histogram()[: 3 * 256], dtype=np.int64).reshape(3, 256).sum(axis=0)
     diff = ImageChops.difference(_as_image(a), _as_image(b))
     return np.asarray(diff.histogram(), dtype=np.int64)
 
@@ -140,16 +127,15 @@ class ClipStatsAccumulator:
             raise ValueError(f"frame is {w}x{h}, the clip's first is {self._size[1]}x{self._size[0]}")
 
     def update(self, gt: np.ndarray, lq: np.ndarray) -> None:
-        """Add one ``(H, W, 3|4)`` uint8 RGB(X) pair (the definitions are in the module's docstring)."""
+        """Add one ``(H, W, 3)`` uint8 RGB pair (the definitions are in the module's docstring)."""
         self.update_original(gt)
         self.update_psnr(gt, lq)
 
     def update_original(self, gt: np.ndarray) -> None:
         """The original's part of :meth:`update` (scene change, motion, texture), in frame order; it and
         :meth:`update_psnr` may run on two threads (each in order), Pillow and numpy releasing the GIL."""
-        _check_frame(gt)
+        image = _luma_image(gt)
         self._check_size(gt)
-        image = rgb_image(gt).convert("L")
         counts = np.bincount(self._codes, weights=image.histogram(), minlength=self.bins).astype(np.int64)
         y = np.asarray(image)
         h, w = y.shape

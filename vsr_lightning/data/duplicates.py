@@ -33,8 +33,7 @@ default's bigbuckbunny, where the compressed frames alone flagged it)."""
 
 
 def originals_repeat(a: np.ndarray, b: np.ndarray, min_psnr: float = ORIGINAL_MIN_PSNR) -> bool:
-    """Whether two uint8 originals are near-identical: PSNR of one against the other at least ``min_psnr``
-    (``(H, W, 4)`` frames are RGBX: the fourth channel is left out)."""
+    """Whether two uint8 originals are near-identical: PSNR of one against the other at least ``min_psnr``."""
     if a.shape != b.shape:
         return False
     counts = abs_diff_counts(a, b)
@@ -47,8 +46,7 @@ def originals_repeat(a: np.ndarray, b: np.ndarray, min_psnr: float = ORIGINAL_MI
 def frames_equal(a: np.ndarray, b: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> bool:
     """Whether two uint8 frames are duplicates: mean absolute difference <= ``threshold``.
 
-    ``threshold=0`` means bit-exact equality. ``(H, W, 4)`` frames are RGBX: the fourth channel is left out
-    of the mean (and must be equal in both where ``threshold=0``, as swscale's opaque ``rgba`` is).
+    ``threshold=0`` means bit-exact equality.
     """
     if a.shape != b.shape:
         return False
