@@ -20,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from vsr_lightning.data.clip_stats import CLIP_STATS_VERSION, ClipStatsAccumulator
 from vsr_lightning.data.duplicates import DEFAULT_THRESHOLD, ORIGINAL_MIN_PSNR, DuplicateDetector

@@ -26,7 +26,7 @@ import av
 import numpy as np
 from av.video.frame import PictureType
 from av.video.reformatter import VideoReformatter
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from vsr_lightning.data.clip_stats import CLIP_STATS_VERSION, ClipStatsAccumulator
 from vsr_lightning.data.dataset_builder import LAYOUTS, GtVideoWriter, staged_dataset_dir
