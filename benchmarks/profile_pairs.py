@@ -6,7 +6,11 @@ original's luma statistics), ``psnr`` (the RGB PSNR and the duplicate check), ``
 SHA-256, and PNG writes in that layout), ``MainThread`` (start-up imports, the frame writer), and
 threads Python did not start (FFmpeg's decoding threads).
 
-    python benchmarks/profile_pairs.py GT LQ [--layout video]
+    python benchmarks/profile_pairs.py GT LQ [--layout video] [--skip stats psnr hash write]
+
+``--skip`` leaves parts out (the dataset is then incomplete: for measuring only): ``stats`` the original's
+statistics, ``psnr`` the PSNR and the duplicate check, ``hash`` the source's SHA-256, ``write`` the frames
+written in the ``video`` layout (streams copied still are).
 """
 
 from __future__ import annotations
@@ -20,12 +24,29 @@ import time
 from pathlib import Path
 
 
+def skip(parts: list[str]) -> None:
+    from vsr_lightning.data import dataset_builder, duplicates, pair_import
+    from vsr_lightning.data.clip_stats import ClipStatsAccumulator
+
+    if "stats" in parts:
+        ClipStatsAccumulator.update_original = lambda self, gt: None  # type: ignore[method-assign]
+    if "psnr" in parts:
+        ClipStatsAccumulator.update_psnr = lambda self, gt, lq: None  # type: ignore[method-assign]
+        duplicates.DuplicateDetector.update = lambda self, frame, original=None: False  # type: ignore[method-assign]
+    if "hash" in parts:
+        pair_import._source_hash = lambda source: "skipped"  # type: ignore[assignment]
+    if "write" in parts:
+        dataset_builder.GtVideoWriter.write = lambda self, frame: None  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("gt", type=Path)
     parser.add_argument("lq", type=Path)
     parser.add_argument("--layout", default="video")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["stats", "psnr", "hash", "write"])
     args = parser.parse_args()
+    skip(args.skip)
     tick = os.sysconf("SC_CLK_TCK")
     cpu: dict[int, tuple[float, float]] = {}
     names: dict[int, str] = {}
