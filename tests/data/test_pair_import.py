@@ -69,7 +69,8 @@ def test_imported_frames_are_the_rgb24_conversion(tmp_path, width):
     rng = np.random.default_rng(0)
     planes = [rng.integers(0, 256, (30 * 3 // 2, width), dtype=np.uint8) for _ in range(3)]
     source = open_source(write_yuv(planes, tmp_path / f"noise_{width}x30_25.yuv"))
-    for (frame, rgb), p in zip(import_frames(source), planes, strict=True):
+    frames = list(import_frames(source))  # all held at once: no frame's buffer may be reused for a later one
+    for (frame, rgb), p in zip(frames, planes, strict=True):
         assert np.array_equal(frame.to_ndarray(), p)
         expected = av.VideoFrame.from_ndarray(p, format="yuv420p").to_ndarray(format="rgb24")
         assert rgb.shape == (30, width, 3) and np.array_equal(rgb, expected)
