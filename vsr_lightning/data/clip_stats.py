@@ -66,7 +66,8 @@ def abs_diff_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(diff.histogram(), dtype=np.int64)
 
 
-_SQUARES = np.arange(256, dtype=np.int64) ** 2
+_LEVELS = np.arange(256, dtype=np.int64)
+_SQUARES = _LEVELS**2
 
 
 def psnr_from_counts(counts: np.ndarray) -> float:
@@ -78,24 +79,25 @@ def psnr_from_counts(counts: np.ndarray) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
+def _sum(a: np.ndarray) -> int:
+    """Exact sum of a 2-D uint8 array: rows in uint32 (a row of up to 16 million values cannot overflow)."""
+    return int(np.add.reduce(a, axis=-1, dtype=np.uint32).sum(dtype=np.uint64))
+
+
 class _AbsDiffSum:
-    """``sum|a - b|`` of two uint8 arrays of one shape as an exact integer: max - min in uint8 (no wider
-    copy), rows summed in uint32 (a row of up to 16 million values cannot overflow), into reused buffers."""
+    """``sum|a - b|`` of two 2-D uint8 arrays of one shape as an exact integer, given ``sum(a) + sum(b)``:
+    ``|a - b| = a + b - 2 min(a, b)``, so one uint8 pass (into a reused buffer) and one sum."""
 
     def __init__(self) -> None:
-        self._big: np.ndarray | None = None
-        self._small: np.ndarray | None = None
+        self._min: np.ndarray | None = None
 
-    def __call__(self, a: np.ndarray, b: np.ndarray) -> int:
+    def __call__(self, a: np.ndarray, b: np.ndarray, sum_a_b: int) -> int:
         if a.size == 0:
             return 0
-        if self._big is None or self._big.shape != a.shape:
-            self._big, self._small = np.empty(a.shape, np.uint8), np.empty(a.shape, np.uint8)
-        big, small = self._big, self._small
-        np.maximum(a, b, out=big)
-        np.minimum(a, b, out=small)
-        np.subtract(big, small, out=big)
-        return int(np.add.reduce(big, axis=-1, dtype=np.uint32).sum(dtype=np.uint64))
+        if self._min is None or self._min.shape != a.shape:
+            self._min = np.empty(a.shape, np.uint8)
+        np.minimum(a, b, out=self._min)
+        return sum_a_b - 2 * _sum(self._min)
 
 
 def _mean(total: int, count: int) -> float:
@@ -112,6 +114,7 @@ class ClipStatsAccumulator:
         self._codes = (np.arange(256) * bins) >> 8  # luma value -> histogram bin
         self._size: tuple[int, int] | None = None
         self._prev_y: np.ndarray | None = None
+        self._prev_sum = 0
         self._prev_counts: np.ndarray | None = None
         self._motion_sum, self._rows_sum, self._cols_sum = _AbsDiffSum(), _AbsDiffSum(), _AbsDiffSum()
         self.scene_change: list[float] = []
@@ -136,7 +139,9 @@ class ClipStatsAccumulator:
         :meth:`update_psnr` may run on two threads (each in order), Pillow and numpy releasing the GIL."""
         image = _luma_image(gt)
         self._check_size(gt)
-        counts = np.bincount(self._codes, weights=image.histogram(), minlength=self.bins).astype(np.int64)
+        values = np.asarray(image.histogram(), dtype=np.int64)
+        counts = np.bincount(self._codes, weights=values, minlength=self.bins).astype(np.int64)
+        total = int(np.dot(values, _LEVELS))  # sum of Y
         y = np.asarray(image)
         h, w = y.shape
         if self._prev_y is None or self._prev_counts is None:
@@ -144,11 +149,15 @@ class ClipStatsAccumulator:
             self.motion.append(0.0)
         else:
             self.scene_change.append(_mean(int(np.abs(counts - self._prev_counts).sum()), h * w))
-            self.motion.append(_mean(self._motion_sum(y, self._prev_y), h * w))
-        gx = _mean(self._cols_sum(y[:, 1:], y[:, :-1]), h * (w - 1))
-        gy = _mean(self._rows_sum(y[1:], y[:-1]), (h - 1) * w)
+            self.motion.append(_mean(self._motion_sum(y, self._prev_y, total + self._prev_sum), h * w))
+        # each gradient pairs every pixel with its right (lower) neighbour: all pixels twice but the first and
+        # last column (row) once
+        first_last_cols = int(y[:, 0].sum(dtype=np.int64)) + int(y[:, -1].sum(dtype=np.int64))
+        first_last_rows = int(y[0].sum(dtype=np.int64)) + int(y[-1].sum(dtype=np.int64))
+        gx = _mean(self._cols_sum(y[:, 1:], y[:, :-1], 2 * total - first_last_cols), h * (w - 1))
+        gy = _mean(self._rows_sum(y[1:], y[:-1], 2 * total - first_last_rows), (h - 1) * w)
         self.texture.append(0.5 * (gx + gy))
-        self._prev_y, self._prev_counts = y, counts
+        self._prev_y, self._prev_counts, self._prev_sum = y, counts, total
 
     def update_psnr(self, gt: np.ndarray, lq: np.ndarray) -> None:
         """The compressed frame's RGB PSNR against the original (capped), in frame order."""
