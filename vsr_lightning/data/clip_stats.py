@@ -44,13 +44,6 @@ def luma(frame: np.ndarray) -> np.ndarray:
     return np.asarray(_luma_image(frame))
 
 
-def uint8_counts(values: np.ndarray) -> np.ndarray:
-    """How often each value 0..255 occurs in a uint8 array (int64, length 256).
-
-    Pillow's C histogram: ``np.bincount`` would first copy the bytes into an intp array 8 times larger."""
-    return np.asarray(_as_image(values).histogram(), dtype=np.int64)
-
-
 def _as_image(a: np.ndarray) -> Image.Image:
     flat = np.ascontiguousarray(a)
     return Image.fromarray(flat.reshape(flat.shape[0] if flat.ndim > 1 else 1, -1))
