@@ -101,3 +101,17 @@ def test_apply_cleaning_reports_each_drop(clips, tmp_path):
 def test_thresholds_are_configurable(clips):
     normal, cut, *_ = clips
     assert SceneCutRule(max_histogram_change=2.1).check(cut, [cut]) is None
+
+
+def test_statistics_of_another_definition_are_refused(tmp_path, clips):
+    from vsr_lightning.data.cleaning import check_stats_version, stats_version
+    from vsr_lightning.data.clip_stats import CLIP_STATS_VERSION
+    from vsr_lightning.data.errors import DataError
+    from vsr_lightning.data.manifest import Manifest
+
+    manifest = Manifest("m", 37, "png", list(clips[0]), build={"clip_stats_version": CLIP_STATS_VERSION})
+    check_stats_version(manifest, tmp_path)
+    manifest.build = {}  # written before manifests said: version 1, the float32 definition
+    assert stats_version(manifest) == 1
+    with pytest.raises(DataError, match="re-prepare"):
+        check_stats_version(manifest, tmp_path)

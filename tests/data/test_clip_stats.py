@@ -1,9 +1,10 @@
-"""The cleaning statistics and the duplicate test equal their plain numpy definitions bit for bit.
+"""The cleaning statistics and the duplicate test equal their plain numpy definitions exactly.
 
-``ClipStatsAccumulator`` computes into reused buffers and takes the PSNR's squared error from a
+``ClipStatsAccumulator`` takes the luma from Pillow, its histogram from Pillow's C histogram, the
+absolute-difference sums from uint8 passes into reused buffers and the PSNR's squared error from a
 histogram of absolute differences (it is that much faster at 1080p); what it stores must still be
-exactly what the float32 formulas give, on real frames and on the corner cases (identical frames,
-black and white frames, odd sizes).
+exactly what the plain numpy formulas of the definition (``clip_stats``'s docstring) give, on real
+frames and on the corner cases (identical frames, black and white frames, odd sizes, frames one pixel wide).
 """
 
 from __future__ import annotations
@@ -14,27 +15,32 @@ import numpy as np
 import pytest
 
 from vsr_lightning.data.clip_stats import PSNR_CAP, ClipStatsAccumulator, abs_diff_counts, luma
-from vsr_lightning.data.duplicates import frames_equal
+from vsr_lightning.data.duplicates import frames_equal, originals_repeat
 from vsr_lightning.data.video_io import VideoReader, psnr_uint8
 
 
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    c = rgb.astype(np.int64)
+    return (19595 * c[..., 0] + 38470 * c[..., 1] + 7471 * c[..., 2] + 32768) >> 16
+
+
 def _reference(gts: np.ndarray, lqs: np.ndarray, bins: int = 64) -> dict[str, list[float]]:
-    """The statistics as first written: fresh float32 arrays and numpy's own reductions."""
+    """The definition in plain numpy: int64 luma, bincount, int64 sums, one division each."""
     out: dict[str, list[float]] = {"scene_change": [], "motion": [], "texture": [], "psnr_lq": []}
-    prev_y = prev_hist = None
+    prev_y = prev_counts = None
     for gt, lq in zip(gts, lqs, strict=True):
-        y = luma(gt)
-        codes = np.clip(y * (bins / 256.0), 0, bins - 1).astype(np.intp)
-        hist = np.bincount(codes.ravel(), minlength=bins).astype(np.float64)
-        hist /= max(hist.sum(), 1.0)
+        y = _luma(gt)
+        h, w = y.shape
+        counts = np.bincount((y * bins // 256).ravel(), minlength=bins)
         first = prev_y is None
-        out["scene_change"].append(0.0 if first else float(np.abs(hist - prev_hist).sum()))
-        out["motion"].append(0.0 if first else float(np.mean(np.abs(y - prev_y))))
-        gy, gx = np.abs(np.diff(y, axis=0)).mean(), np.abs(np.diff(y, axis=1)).mean()
-        out["texture"].append(float(0.5 * (gx + gy)))
+        out["scene_change"].append(0.0 if first else int(np.abs(counts - prev_counts).sum()) / (h * w))
+        out["motion"].append(0.0 if first else int(np.abs(y - prev_y).sum()) / (h * w))
+        gx = int(np.abs(np.diff(y, axis=1)).sum()) / (h * (w - 1))
+        gy = int(np.abs(np.diff(y, axis=0)).sum()) / ((h - 1) * w)
+        out["texture"].append(0.5 * (gx + gy))
         psnr = psnr_uint8(gt, lq)
         out["psnr_lq"].append(PSNR_CAP if math.isinf(psnr) else min(psnr, PSNR_CAP))
-        prev_y, prev_hist = y, hist
+        prev_y, prev_counts = y, counts
     return out
 
 
@@ -56,12 +62,19 @@ def carphone(carphone_path) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("bins", [64, 7, 256])
-def test_stats_equal_the_float32_definitions_bit_for_bit(carphone, bins):
+def test_stats_equal_their_definition_exactly(carphone, bins):
     gt, lq = carphone
     assert _accumulated(gt, lq, bins) == _reference(gt, lq, bins)
 
 
-def test_corner_frames_bit_for_bit():
+def test_luma_is_the_integer_bt601_formula_on_every_colour():
+    values = np.arange(1 << 24, dtype=np.uint32)
+    rgb = np.stack([values >> 16, (values >> 8) & 255, values & 255], axis=-1).astype(np.uint8)
+    rgb = rgb.reshape(4096, 4096, 3)
+    assert np.array_equal(luma(rgb), _luma(rgb))
+
+
+def test_corner_frames_exactly():
     rng = np.random.default_rng(1)
     gt = rng.integers(0, 256, (6, 33, 47, 3), dtype=np.uint8)  # odd size, full range
     gt[0], gt[1] = 0, 255
@@ -70,6 +83,13 @@ def test_corner_frames_bit_for_bit():
     lq[4] = 255 - gt[4]  # the largest differences
     assert _accumulated(gt, lq) == _reference(gt, lq)
     assert _accumulated(gt, lq)["psnr_lq"][:2] == [PSNR_CAP, PSNR_CAP]
+    assert _accumulated(gt, lq)["scene_change"][1] == 2.0  # black to white: every pixel changes bin
+
+
+def test_a_frame_one_pixel_wide_or_high_has_texture_in_one_direction():
+    column = np.arange(0, 250, 50, dtype=np.uint8).repeat(3).reshape(5, 1, 3)  # luma 0, 50, ... 200
+    assert _accumulated(column[None], column[None])["texture"] == [0.5 * 50.0]
+    assert _accumulated(column.transpose(1, 0, 2)[None], column.transpose(1, 0, 2)[None])["texture"] == [25.0]
 
 
 def test_abs_diff_counts_and_the_duplicate_threshold():
@@ -82,6 +102,8 @@ def test_abs_diff_counts_and_the_duplicate_threshold():
     assert np.array_equal(counts, np.bincount(diff.ravel(), minlength=256))
     mad = float(np.mean(diff))
     assert frames_equal(a, b, mad) and not frames_equal(a, b, np.nextafter(mad, 0))
+    psnr = psnr_uint8(a, b)
+    assert originals_repeat(a, b, psnr) and not originals_repeat(a, b, psnr + 1e-9)
     with pytest.raises(ValueError, match="uint8"):
         abs_diff_counts(a.astype(np.int16), b)
 
@@ -91,3 +113,5 @@ def test_a_frame_of_another_size_is_refused():
     acc.update(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="6x8"):
         acc.update(np.zeros((8, 6, 3), np.uint8), np.zeros((8, 6, 3), np.uint8))
+    with pytest.raises(ValueError, match="RGB uint8"):
+        ClipStatsAccumulator().update_original(np.zeros((8, 8), np.uint8))

@@ -70,3 +70,17 @@ def test_repeated_source_frames_are_found_in_real_compressed_clip(mini_dataset):
     for t in range(entry.num_frames):
         src = keep[source_of_each_frame(entry.num_frames, entry.duplicates)[t]]
         assert torch.equal(enhanced[t], lq[src] * 0.5)
+
+
+def test_same_bytes_is_array_equal():
+    from vsr_lightning.data.duplicates import same_bytes
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (7, 5, 3), dtype=np.uint8)  # 105 bytes: 13 words and a tail of 1
+    assert same_bytes(a, a.copy())
+    for index in [(0, 0, 0), (3, 2, 1), (6, 4, 2)]:  # first byte, a middle one, the tail
+        b = a.copy()
+        b[index] ^= 1
+        assert not same_bytes(a, b)
+        assert same_bytes(a[:, ::2], b[:, ::2]) == np.array_equal(a[:, ::2], b[:, ::2])  # strided: the slow path
+    assert not same_bytes(a, a[:6])

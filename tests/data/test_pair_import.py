@@ -12,10 +12,13 @@ import numpy as np
 import pytest
 from pair_media import decoded_planes, psnr, write_hevc, write_yuv
 
+from vsr_lightning.data.clip_stats import CLIP_STATS_VERSION
 from vsr_lightning.data.embedded import package_data_file
+from vsr_lightning.data.frame_sources import open_source
 from vsr_lightning.data.frame_store import FrameStore
 from vsr_lightning.data.hm_log import read_hm_log
 from vsr_lightning.data.manifest import Manifest
+from vsr_lightning.data.pair_import import _frames as import_frames
 from vsr_lightning.data.pairing import sequence_name
 from vsr_lightning.data.remux import export_hevc_bitstream
 from vsr_lightning.data.yuv_names import jctvc_stem
@@ -59,6 +62,18 @@ def test_carphone_pair_sizes_counts_and_psnr(tmp_path, layout):
     assert "B" in entry.frame_type and entry.pqf[:8] == [True, False, False, False, True, False, False, False]
     if layout == "video":  # the original's stream copied too (x264, as shipped), not re-encoded
         assert _codec(out / "train" / "gt" / f"{entry.name}.mkv") == "h264"
+
+
+@pytest.mark.parametrize("width", [176, 50, 52])  # rows padded in the frame's buffer (and rgba would differ)
+def test_imported_frames_are_the_rgb24_conversion(tmp_path, width):
+    rng = np.random.default_rng(0)
+    planes = [rng.integers(0, 256, (30 * 3 // 2, width), dtype=np.uint8) for _ in range(3)]
+    source = open_source(write_yuv(planes, tmp_path / f"noise_{width}x30_25.yuv"))
+    frames = list(import_frames(source))  # all held at once: no frame's buffer may be reused for a later one
+    for (frame, rgb), p in zip(frames, planes, strict=True):
+        assert np.array_equal(frame.to_ndarray(), p)
+        expected = av.VideoFrame.from_ndarray(p, format="yuv420p").to_ndarray(format="rgb24")
+        assert rgb.shape == (30, width, 3) and np.array_equal(rgb, expected)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +139,7 @@ def test_round_trip_equals_the_prepared_dataset(mini_dataset, exported, tmp_path
         for kind in ("gt", "lq"):
             assert np.array_equal(_frames(out, imported, new, kind), _frames(mini_dataset, prepared, old, kind))
         assert np.allclose(new.stats.psnr_lq, old.stats.psnr_lq, atol=1e-9)
-        # the same frames give the same cleaning statistics, bit for bit
+        # the same frames give the same cleaning statistics, exactly
         assert (new.stats.scene_change, new.stats.motion, new.stats.texture) == (
             old.stats.scene_change,
             old.stats.motion,
@@ -137,6 +152,7 @@ def test_round_trip_equals_the_prepared_dataset(mini_dataset, exported, tmp_path
             lq_codec = "hevc" if lq_kind == "lq_bin" else raw_codec
             assert _codec(out / new.split / "lq_qp37" / f"{new.name}.mkv") == lq_codec
     assert by_name["carphone_dup"].duplicates  # the repeated frames were found again
+    assert imported.build["clip_stats_version"] == prepared.build["clip_stats_version"] == CLIP_STATS_VERSION
     assert not list(tmp_path.glob(".imported.partial-*"))
 
 

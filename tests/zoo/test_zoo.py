@@ -289,3 +289,15 @@ def test_teacher_crops_keep_the_flow_consistent_when_flipped():
     errors = (refs - warp(supps, flows))[..., 4:-4, 4:-4].abs().mean(dim=(1, 2, 3))
     assert errors.max() < 0.02  # only the border handling of the crop differs
     assert (flows[:, 0].mean(dim=(1, 2)) < 0).any() and (flows[:, 0].mean(dim=(1, 2)) > 0).any()  # flips drawn
+
+
+def test_a_footage_dataset_of_older_statistics_is_rebuilt(tmp_path):
+    from vsr_lightning.data.clip_stats import CLIP_STATS_VERSION
+    from vsr_lightning.data.manifest import Manifest
+    from vsr_lightning.zoo.footage_dataset import _is_current
+
+    assert not _is_current(tmp_path)  # nothing built
+    Manifest("footage-train", 37, "png", [], build={"duplicate_threshold": 0.3}).save(tmp_path)
+    assert not _is_current(tmp_path)  # built before manifests named their statistics' definition
+    Manifest("footage-train", 37, "png", [], build={"clip_stats_version": CLIP_STATS_VERSION}).save(tmp_path)
+    assert _is_current(tmp_path)

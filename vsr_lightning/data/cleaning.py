@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vsr_lightning.data.manifest import VideoEntry
+from vsr_lightning.data.clip_stats import CLIP_STATS_VERSION
+from vsr_lightning.data.errors import DataError
+from vsr_lightning.data.manifest import Manifest, VideoEntry
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,24 @@ class CleaningRule:
 
     def check(self, video: VideoEntry, split: Sequence[VideoEntry]) -> str | None:
         raise NotImplementedError
+
+
+def stats_version(manifest: Manifest) -> int:
+    """Definition of the statistics a manifest holds (``clip_stats.CLIP_STATS_VERSION`` when built; manifests
+    from before the key existed hold version 1)."""
+    return int(manifest.build.get("clip_stats_version", 1))
+
+
+def check_stats_version(manifest: Manifest, root: str | Path) -> None:
+    """Refuse statistics of another definition than this code computes: thresholds are tuned on one
+    definition, and no run may clean two sources by two definitions."""
+    version = stats_version(manifest)
+    if version != CLIP_STATS_VERSION:
+        raise DataError(
+            root,
+            f"clip statistics of definition {version}, cleaning reads definition {CLIP_STATS_VERSION}: "
+            "re-prepare the dataset (or switch cleaning off)",
+        )
 
 
 def _stats(video: VideoEntry):

@@ -1,10 +1,19 @@
 """Per-frame statistics of a clip, computed while a dataset is prepared (one pass, streaming).
 
-The numbers are defined by the float32 formulas of :func:`luma` and the reference loop in
-:meth:`ClipStatsAccumulator.update`'s docstring; the accumulator computes exactly those values (bit
-for bit: same float32 arrays, same reductions) but into buffers it reuses, and the PSNR's squared
-error as an exact integer from a histogram of absolute differences, so a 1080p frame costs a few
-passes over memory instead of a dozen fresh float arrays (issue 14: import as fast as decoding).
+Definition (version :data:`CLIP_STATS_VERSION`), on the original frame's 8-bit BT.601 luma ``Y``
+(:func:`luma`: Pillow's ``convert("L")``, ``(19595 R + 38470 G + 7471 B + 32768) >> 16``), every sum
+an exact integer, each statistic one division of two integers::
+
+    c       = counts of Y // (256 / bins) codes, i.e. of (Y * bins) >> 8  (bins codes)
+    scene_change = sum|c_t - c_{t-1}| / N       motion = sum|Y_t - Y_{t-1}| / N     (0, 0 on frame 0)
+    texture = (sum|Y[:, 1:] - Y[:, :-1]| / (H (W-1)) + sum|Y[1:] - Y[:-1]| / ((H-1) W)) / 2
+    psnr_lq = RGB PSNR of the compressed frame (peak 255, exact squared error, capped at 100 dB)
+
+with ``N = H W`` (a direction without neighbours counts 0). Version 1 computed the same quantities
+on a float32 luma (about 15 full-frame float passes per 1080p frame: three times the decoding of an
+imported pair, issue 14); the 8-bit luma comes from one C pass, the sums from uint8 passes
+(``benchmarks/results/2026-12-04_pairs_speed.md``), and the cleaning rules make the same decisions
+on every dataset we have. Frames are ``(H, W, 3)`` RGB uint8.
 """
 
 from __future__ import annotations
@@ -16,23 +25,23 @@ from PIL import Image, ImageChops
 
 from vsr_lightning.data.manifest import ClipStats
 
+CLIP_STATS_VERSION = 2
+"""Bump when a statistic's definition changes: manifests record it (``build["clip_stats_version"]``), and
+cleaning refuses statistics of another version (no dataset mixes two definitions)."""
+
 PSNR_CAP = 100.0
 """PSNR of identical frames is infinite; JSON has no infinity, so it is stored capped."""
 
-_LUMA = (np.float32(0.299), np.float32(0.587), np.float32(0.114))
+
+def _luma_image(frame: np.ndarray) -> Image.Image:
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frames must be (H, W, 3) RGB uint8, got {frame.dtype}{frame.shape}")
+    return Image.fromarray(np.ascontiguousarray(frame), "RGB").convert("L")
 
 
 def luma(frame: np.ndarray) -> np.ndarray:
-    """BT.601 luma of an RGB uint8 frame, float32 in 0..255."""
-    rgb = frame.astype(np.float32)
-    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
-
-
-def uint8_counts(values: np.ndarray) -> np.ndarray:
-    """How often each value 0..255 occurs in a uint8 array (int64, length 256).
-
-    Pillow's C histogram: ``np.bincount`` would first copy the bytes into an intp array 8 times larger."""
-    return np.asarray(_as_image(values).histogram(), dtype=np.int64)
+    """8-bit BT.601 luma ``(19595 R + 38470 G + 7471 B + 32768) >> 16`` (Pillow's ``convert("L")``), uint8."""
+    return np.asarray(_luma_image(frame))
 
 
 def _as_image(a: np.ndarray) -> Image.Image:
@@ -50,7 +59,8 @@ def abs_diff_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(diff.histogram(), dtype=np.int64)
 
 
-_SQUARES = np.arange(256, dtype=np.int64) ** 2
+_LEVELS = np.arange(256, dtype=np.int64)
+_SQUARES = _LEVELS**2
 
 
 def psnr_from_counts(counts: np.ndarray) -> float:
@@ -62,16 +72,29 @@ def psnr_from_counts(counts: np.ndarray) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
-class _Buffers:
-    """Float32 work arrays for one frame size, reused from frame to frame."""
+def _sum(a: np.ndarray) -> int:
+    """Exact sum of a 2-D uint8 array: rows in uint32 (a row of up to 16 million values cannot overflow)."""
+    return int(np.add.reduce(a, axis=-1, dtype=np.uint32).sum(dtype=np.uint64))
 
-    def __init__(self, height: int, width: int) -> None:
-        self.y = np.empty((height, width), np.float32)
-        self.prev_y = np.empty((height, width), np.float32)
-        self.tmp = np.empty((height, width), np.float32)
-        self.rows = np.empty((height - 1, width), np.float32)
-        self.cols = np.empty((height, width - 1), np.float32)
-        self.codes = np.empty((height, width), np.uint8)
+
+class _AbsDiffSum:
+    """``sum|a - b|`` of two 2-D uint8 arrays of one shape as an exact integer, given ``sum(a) + sum(b)``:
+    ``|a - b| = a + b - 2 min(a, b)``, so one uint8 pass (into a reused buffer) and one sum."""
+
+    def __init__(self) -> None:
+        self._min: np.ndarray | None = None
+
+    def __call__(self, a: np.ndarray, b: np.ndarray, sum_a_b: int) -> int:
+        if a.size == 0:
+            return 0
+        if self._min is None or self._min.shape != a.shape:
+            self._min = np.empty(a.shape, np.uint8)
+        np.minimum(a, b, out=self._min)
+        return sum_a_b - 2 * _sum(self._min)
+
+
+def _mean(total: int, count: int) -> float:
+    return total / count if count else 0.0
 
 
 class ClipStatsAccumulator:
@@ -81,78 +104,53 @@ class ClipStatsAccumulator:
         if not 1 <= bins <= 256:
             raise ValueError(f"bins must be in 1..256, got {bins}")
         self.bins = bins
-        self._buf: _Buffers | None = None
-        self._has_prev = False
-        self._prev_hist: np.ndarray | None = None
+        self._codes = (np.arange(256) * bins) >> 8  # luma value -> histogram bin
+        self._size: tuple[int, int] | None = None
+        self._prev_y: np.ndarray | None = None
+        self._prev_sum = 0
+        self._prev_counts: np.ndarray | None = None
+        self._motion_sum, self._rows_sum, self._cols_sum = _AbsDiffSum(), _AbsDiffSum(), _AbsDiffSum()
         self.scene_change: list[float] = []
         self.motion: list[float] = []
         self.texture: list[float] = []
         self.psnr_lq: list[float] = []
 
-    def _buffers(self, gt: np.ndarray) -> _Buffers:
-        h, w = gt.shape[:2]
-        if self._buf is None:
-            self._buf = _Buffers(h, w)
-        elif self._buf.y.shape != (h, w):
-            raise ValueError(f"frame is {w}x{h}, the clip's first is {self._buf.y.shape[1]}x{self._buf.y.shape[0]}")
-        return self._buf
-
-    def _luma(self, gt: np.ndarray, buf: _Buffers) -> np.ndarray:
-        """:func:`luma` into ``buf.y``: the same float32 products and sums, in the same order."""
-        y, tmp = buf.y, buf.tmp
-        np.multiply(gt[..., 0], _LUMA[0], out=y, dtype=np.float32)
-        np.multiply(gt[..., 1], _LUMA[1], out=tmp, dtype=np.float32)
-        np.add(y, tmp, out=y)
-        np.multiply(gt[..., 2], _LUMA[2], out=tmp, dtype=np.float32)
-        np.add(y, tmp, out=y)
-        return y
-
-    def _histogram(self, y: np.ndarray, buf: _Buffers) -> np.ndarray:
-        # 0 <= y <= 255.000002 (the three float32 weights add up to 1 + 7e-9), so y * bins / 256 lies in
-        # [0, bins): the reference's clip to [0, bins - 1] changes nothing, and the cast to uint8 truncates
-        # as its ``astype(np.intp)`` does
-        np.multiply(y, np.float32(self.bins / 256.0), out=buf.codes, casting="unsafe")
-        hist = uint8_counts(buf.codes)[: self.bins].astype(np.float64)
-        hist /= max(hist.sum(), 1.0)
-        return hist
-
-    def _texture(self, y: np.ndarray, buf: _Buffers) -> float:
-        np.subtract(y[1:], y[:-1], out=buf.rows)
-        np.abs(buf.rows, out=buf.rows)
-        np.subtract(y[:, 1:], y[:, :-1], out=buf.cols)
-        np.abs(buf.cols, out=buf.cols)
-        gy, gx = buf.rows.mean(), buf.cols.mean()
-        return float(0.5 * (gx + gy))
+    def _check_size(self, frame: np.ndarray) -> None:
+        h, w = frame.shape[:2]
+        if self._size is None:
+            self._size = (h, w)
+        elif self._size != (h, w):
+            raise ValueError(f"frame is {w}x{h}, the clip's first is {self._size[1]}x{self._size[0]}")
 
     def update(self, gt: np.ndarray, lq: np.ndarray) -> None:
-        """Add one ``(H, W, 3)`` uint8 RGB pair. Equal, bit for bit, to the reference::
-
-        y = luma(gt); hist = normalised bincount of clip(y * bins / 256, 0, bins - 1).astype(intp)
-        scene_change = |hist - prev_hist|.sum(); motion = mean(|y - prev_y|)   (0, 0 on frame 0)
-        texture = 0.5 * (mean|diff(y, axis=1)| + mean|diff(y, axis=0)|); psnr_lq = psnr_uint8(gt, lq)
-        """
+        """Add one ``(H, W, 3)`` uint8 RGB pair (the definitions are in the module's docstring)."""
         self.update_original(gt)
         self.update_psnr(gt, lq)
 
     def update_original(self, gt: np.ndarray) -> None:
         """The original's part of :meth:`update` (scene change, motion, texture), in frame order; it and
-        :meth:`update_psnr` may run on two threads (each in order), numpy releasing the GIL."""
-        if gt.dtype != np.uint8:
-            raise ValueError(f"frames must be uint8, got {gt.dtype}")
-        buf = self._buffers(gt)
-        y = self._luma(gt, buf)
-        hist = self._histogram(y, buf)
-        if not self._has_prev:
+        :meth:`update_psnr` may run on two threads (each in order), Pillow and numpy releasing the GIL."""
+        image = _luma_image(gt)
+        self._check_size(gt)
+        values = np.asarray(image.histogram(), dtype=np.int64)
+        counts = np.bincount(self._codes, weights=values, minlength=self.bins).astype(np.int64)
+        total = int(np.dot(values, _LEVELS))  # sum of Y
+        y = np.asarray(image)
+        h, w = y.shape
+        if self._prev_y is None or self._prev_counts is None:
             self.scene_change.append(0.0)
             self.motion.append(0.0)
         else:
-            self.scene_change.append(float(np.abs(hist - self._prev_hist).sum()))
-            np.subtract(y, buf.prev_y, out=buf.tmp)
-            np.abs(buf.tmp, out=buf.tmp)
-            self.motion.append(float(np.mean(buf.tmp)))
-        self.texture.append(self._texture(y, buf))
-        buf.y, buf.prev_y = buf.prev_y, buf.y
-        self._has_prev, self._prev_hist = True, hist
+            self.scene_change.append(_mean(int(np.abs(counts - self._prev_counts).sum()), h * w))
+            self.motion.append(_mean(self._motion_sum(y, self._prev_y, total + self._prev_sum), h * w))
+        # each gradient pairs every pixel with its right (lower) neighbour: all pixels twice but the first and
+        # last column (row) once
+        first_last_cols = int(y[:, 0].sum(dtype=np.int64)) + int(y[:, -1].sum(dtype=np.int64))
+        first_last_rows = int(y[0].sum(dtype=np.int64)) + int(y[-1].sum(dtype=np.int64))
+        gx = _mean(self._cols_sum(y[:, 1:], y[:, :-1], 2 * total - first_last_cols), h * (w - 1))
+        gy = _mean(self._rows_sum(y[1:], y[:-1], 2 * total - first_last_rows), (h - 1) * w)
+        self.texture.append(0.5 * (gx + gy))
+        self._prev_y, self._prev_counts, self._prev_sum = y, counts, total
 
     def update_psnr(self, gt: np.ndarray, lq: np.ndarray) -> None:
         """The compressed frame's RGB PSNR against the original (capped), in frame order."""

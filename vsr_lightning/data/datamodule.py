@@ -17,7 +17,7 @@ import lightning as L
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
-from vsr_lightning.data.cleaning import CleaningRule, Drop, apply_cleaning, write_cleaning_report
+from vsr_lightning.data.cleaning import CleaningRule, Drop, apply_cleaning, check_stats_version, write_cleaning_report
 from vsr_lightning.data.embedded import DUPLICATE_THRESHOLD as EMBEDDED_DUPLICATE_THRESHOLD
 from vsr_lightning.data.embedded import ensure_embedded_dataset
 from vsr_lightning.data.errors import DataError
@@ -178,6 +178,7 @@ class VideoDataModule(L.LightningDataModule):
             root = self.resolve_root(source.root)
             videos = select_videos(self._manifest(root), source)
             if self.cleaning:
+                check_stats_version(self._manifest(root), root)
                 videos, dropped = apply_cleaning(videos, self.cleaning)
                 self.dropped.extend(dropped)
             if not videos:

@@ -20,9 +20,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from vsr_lightning.data.clip_stats import ClipStatsAccumulator
+from vsr_lightning.data.clip_stats import CLIP_STATS_VERSION, ClipStatsAccumulator
 from vsr_lightning.data.duplicates import DEFAULT_THRESHOLD, ORIGINAL_MIN_PSNR, DuplicateDetector
 from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.hevc import HevcConfig, HevcEncoder, QpSidecar
@@ -305,6 +305,7 @@ def build_dataset(
             build={
                 "duplicate_threshold": options.duplicate_threshold,
                 "duplicate_original_min_psnr": ORIGINAL_MIN_PSNR,
+                "clip_stats_version": CLIP_STATS_VERSION,
                 "preset": options.hevc.preset,
                 "gop_qp_offsets": list(options.hevc.gop_qp_offsets),
                 **(extra_build_info or {}),

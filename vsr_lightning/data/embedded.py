@@ -39,8 +39,9 @@ from vsr_lightning.data.hevc import HevcConfig
 from vsr_lightning.data.manifest import MANIFEST_NAME, Manifest, sha256_file
 from vsr_lightning.data.video_io import write_png
 
-EMBEDDED_BUILD_VERSION = 6
-"""Bump when the build code changes what it writes: every cached copy is then rebuilt."""
+EMBEDDED_BUILD_VERSION = 7
+"""Bump when the build code changes what it writes: every cached copy is then rebuilt (7: clip statistics
+version 2, ``clip_stats.CLIP_STATS_VERSION``)."""
 
 STILL_IMAGES = (
     "astronaut.png",

@@ -10,7 +10,7 @@ dataset is written into a temporary folder renamed at the very end, as ``prepare
 In the ``video`` layout nothing is re-encoded either: a video file's stream is copied into the
 dataset's Matroska file, raw YUV is stored as it is (``rawvideo``; ``raw_codec="ffv1"`` compresses it
 losslessly instead, at about 50 ms per 1080p frame). The two inputs are read on threads of their own,
-ahead of the statistics, which run on a third (see ``benchmarks/results/2026-12-02_pairs_speed.md``).
+ahead of the statistics, which run on two more (see ``benchmarks/results/2026-12-04_pairs_speed.md``).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import av
 import numpy as np
 from av.video.frame import PictureType
 from av.video.reformatter import VideoReformatter
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from vsr_lightning.data.clip_stats import ClipStatsAccumulator
+from vsr_lightning.data.clip_stats import CLIP_STATS_VERSION, ClipStatsAccumulator
 from vsr_lightning.data.dataset_builder import LAYOUTS, GtVideoWriter, staged_dataset_dir
 from vsr_lightning.data.duplicates import DEFAULT_THRESHOLD, ORIGINAL_MIN_PSNR, DuplicateDetector
 from vsr_lightning.data.errors import DataError
@@ -88,18 +88,28 @@ def _source_hash(source: FrameSource) -> str:
     return digest.hexdigest()
 
 
+def _rgb_view(frame: av.VideoFrame) -> np.ndarray:
+    """An ``rgb24`` frame's pixels as an ``(H, W, 3)`` array over its own buffer (no copy; it keeps the frame)."""
+    plane = frame.planes[0]
+    h, w = frame.height, frame.width
+    rows = np.frombuffer(plane, np.uint8, count=h * plane.line_size).reshape(h, plane.line_size)
+    return rows[:, : 3 * w].reshape(h, w, 3)
+
+
 def _frames(source: FrameSource) -> Iterator[tuple[av.VideoFrame, np.ndarray]]:
     """Each frame once decoded: as stored (for a lossless copy) and as RGB (for PNGs, stats, duplicates).
 
     One swscale context for the whole video, on one thread: the same RGB as ``to_ndarray(format="rgb24")``
-    (tested), without a context set up per frame."""
+    (tested), without a context set up per frame, viewed in place. (swscale's ``rgba``, which Pillow could
+    map without a copy, is no faster here and differs from ``rgb24`` in the last pixels of rows whose width
+    is 2 or 4 more than a multiple of 8.)"""
     if source.kind == "png":
         for rgb in source.rgb_frames():
             yield av.VideoFrame.from_ndarray(rgb, format="rgb24"), rgb
         return
     to_rgb = VideoReformatter()
     for frame in source.yuv_frames():
-        yield frame, to_rgb.reformat(frame, format="rgb24", threads=1).to_ndarray()
+        yield frame, _rgb_view(to_rgb.reformat(frame, format="rgb24", threads=1))
 
 
 class _InFlight:
@@ -284,6 +294,7 @@ def import_pairs(
                 "imported_pairs": True,
                 "duplicate_threshold": options.duplicate_threshold,
                 "duplicate_original_min_psnr": ORIGINAL_MIN_PSNR,
+                "clip_stats_version": CLIP_STATS_VERSION,
                 "pqf_period": options.pqf_period,
                 "hm_logs": sorted(options.hm_logs),
             },

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from vsr_lightning.data.cache_lock import exclusive_lock
+from vsr_lightning.data.cleaning import stats_version
+from vsr_lightning.data.clip_stats import CLIP_STATS_VERSION
 from vsr_lightning.data.dataset_builder import BuildOptions, ClipSpec, SourceSpec, build_dataset, split_clips
+from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.hevc import HevcConfig
-from vsr_lightning.data.manifest import MANIFEST_NAME
+from vsr_lightning.data.manifest import MANIFEST_NAME, Manifest
 from vsr_lightning.data.video_io import VideoReader
 from vsr_lightning.zoo.footage import clips, footage_path, footage_root
 
@@ -25,11 +28,21 @@ def footage_clip_specs(role: str = "train", clip_frames: int = CLIP_FRAMES) -> l
     return out
 
 
+def _is_current(target: Path) -> bool:
+    """Built, and by code computing the current clip statistics (older builds are rebuilt)."""
+    if not (target / MANIFEST_NAME).is_file():
+        return False
+    try:
+        return stats_version(Manifest.load(target)) == CLIP_STATS_VERSION
+    except DataError:
+        return False
+
+
 def ensure_footage_dataset(role: str = "train", qp: int = 37, root: Path | None = None) -> Path:
     """The footage of ``role`` as a dataset (LDV layout, split named after the role), built once."""
     target = (root or footage_root()) / f"dataset-{role}-qp{qp}"
     with exclusive_lock(target.parent / f".{target.name}.lock"):
-        if not (target / MANIFEST_NAME).is_file():
+        if not _is_current(target):
             build_dataset(
                 target,
                 footage_clip_specs(role),
@@ -41,6 +54,7 @@ def ensure_footage_dataset(role: str = "train", qp: int = 37, root: Path | None 
                     # OpenCV's tree.avi announces 444 frames and holds 68
                     accept_truncated=True,
                 ),
+                overwrite=True,  # one built by older code (other statistics) is replaced
             )
     return target
 
