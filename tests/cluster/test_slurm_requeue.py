@@ -36,8 +36,10 @@ def _start(tmp: Path, embedded_root: Path, slurm_env: dict[str, str]) -> subproc
 
 
 def _resume(slurm, job: str) -> None:
-    """SLURM holds a requeued job for cred_expire (10 s on the test cluster, slurm_up.sh), then starts it."""
+    """SLURM holds a requeued job for cred_expire + 1 s (11 s here); let it start again at once (SLURM's own
+    restart is what test_slurm_ddp_requeue.py waits for)."""
     wait_for(f"job {job} requeued", lambda: squeue_state(slurm, job) == "PENDING")
+    slurm.run("scontrol", "update", f"JobId={job}", "StartTime=now")
     wait_for(f"job {job} running again", lambda: squeue_state(slurm, job) == "RUNNING")
 
 
