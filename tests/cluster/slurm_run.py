@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,3 +71,72 @@ def submitted_jobs(tmp: Path) -> list[str]:
 
 def job_log(tmp: Path) -> str:
     return "\n".join(p.read_text(errors="replace") for p in sorted((tmp / "out").rglob(".submitit/*/*_log.*")))
+
+
+def launcher(**fields: object) -> list[str]:
+    """:data:`LAUNCHER` with some ``hydra.launcher`` fields set otherwise (``timeout_min=1``, ...)."""
+    kept = [o for o in LAUNCHER if o.split("=", 1)[0].removeprefix("hydra.launcher.") not in fields]
+    return [*kept, *(f"hydra.launcher.{k}={v}" for k, v in fields.items())]
+
+
+def start(
+    tmp: Path, embedded_root: Path, slurm_env: dict[str, str], overrides: list[str], samples_per_epoch: int = 8
+) -> subprocess.Popen:
+    """``run.py -m`` in the background (it waits for its SLURM jobs); its output goes to ``tmp/run.log``."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "run.py", "-m", *overrides, *small(tmp, embedded_root, samples_per_epoch)]
+    with open(tmp / "run.log", "w") as log:
+        return subprocess.Popen(args, cwd=ROOT, env=job_env(tmp, slurm_env), stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float = 240) -> object:
+    """``check()``'s first truthy value, polled every 0.2 s; fails the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def finished(proc: subprocess.Popen, tmp: Path, timeout: float = 400) -> None:
+    """Wait for a :func:`start`-ed sweep; it must succeed."""
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+    assert rc == 0, (tmp / "run.log").read_text()[-3000:] + job_log(tmp)[-3000:]
+
+
+def stop_all(slurm, procs: list[subprocess.Popen], tmps: list[Path]) -> None:
+    """After a failure: stop the sweeps and cancel their jobs, so that the cluster serves the next tests."""
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+    for tmp in tmps:
+        for job in submitted_jobs(tmp):
+            slurm.run("scancel", job)
+
+
+def submitit_job(tmp: Path) -> str | None:
+    """The SLURM id of a one-arm sweep's job (a plain job, not an array), from submitit's folder."""
+    folders = [p.name for p in (tmp / "out").rglob(".submitit/*") if p.is_dir()]
+    return folders[0] if folders else None
+
+
+def squeue_state(slurm, job: str) -> str:
+    return slurm.run("squeue", "-h", "-j", job, "-o", "%T").strip()
+
+
+def rank_log(tmp: Path, rank: int, stream: str) -> str:
+    """What one srun task wrote (``out``: submitit's lines; ``err``: Lightning's and preemption's), every attempt."""
+    return "\n".join(
+        p.read_text(errors="replace") for p in sorted((tmp / "out").rglob(f".submitit/*/*_{rank}_log.{stream}"))
+    )
+
+
+def job_folder(tmp: Path) -> Path:
+    """The sweep's stage-one training job folder (once it has its result)."""
+    return next((tmp / "runs").glob("stage1-*/done.json")).parent

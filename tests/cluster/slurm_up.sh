@@ -85,7 +85,10 @@ SlurmdUser=root
 SlurmctldPort=$base
 SlurmdPort=$((base + 1))
 AuthType=auth/munge
-AuthInfo=socket=$DIR/run/munge.socket
+# cred_expire: a requeued job waits this long (+1 s) before it may start again (SLURM's default: 120 s);
+# 10 s lets requeued test jobs start again without scontrol update StartTime=now, and is still ample for a
+# step credential to travel from slurmctld to slurmd on one machine
+AuthInfo=socket=$DIR/run/munge.socket,cred_expire=10
 CredType=cred/munge
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool/%n
@@ -99,6 +102,9 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 SchedulerType=sched/backfill
+# a job whose hold ends (a requeued one, see cred_expire) starts at the next scheduling pass: every 5 s
+# here instead of SLURM's 60 s (main loop) and 30 s (backfill)
+SchedulerParameters=sched_interval=5,bf_interval=5
 MpiDefault=none
 SwitchType=switch/none
 ReturnToService=2

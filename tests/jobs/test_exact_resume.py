@@ -149,3 +149,26 @@ def test_sampler_continues_mid_epoch_where_the_uninterrupted_one_is():
     resumed.start_at_batch(4)  # epoch 1, after its first batch
     assert list(resumed) == reference[1][2:]
     assert list(resumed) == reference[2]
+
+
+@pytest.mark.parametrize("samples, ranks", [(8, 2), (7, 2), (13, 4)])
+def test_sharded_sampler_deals_what_lightnings_wrapper_deals_and_resumes_mid_epoch(samples, ranks):
+    """Under DDP Lightning would wrap ResumableSampler in its DistributedSamplerWrapper; the sharded sampler
+    hands each rank the same numbers, and resumed after b of its rank's batches continues where it was."""
+    from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
+
+    from vsr_lightning.data.resumable import ShardedResumableSampler
+
+    batch = 2
+    for rank in range(ranks):
+        wrapped = DistributedSamplerWrapper(
+            ResumableSampler(samples, batch), num_replicas=ranks, rank=rank, shuffle=False
+        )
+        sharded = ShardedResumableSampler(samples, batch, ranks, rank)
+        reference = [list(wrapped) for _ in range(3)]
+        assert [list(sharded) for _ in range(3)] == reference and len(sharded) == len(wrapped)
+        per_epoch = len(reference[0]) // batch
+        resumed = ShardedResumableSampler(samples, batch, ranks, rank)
+        resumed.start_at_batch(per_epoch + 1)  # epoch 1, after this rank's first batch of it
+        assert list(resumed) == reference[1][batch:]
+        assert list(resumed) == reference[2]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 import lightning as L
 import pytest
@@ -60,10 +62,32 @@ def test_a_stop_signal_ends_the_step_saves_last_ckpt_then_stops(tmp_path, handle
     assert saved["global_step"] == 3  # the step that was running when the signal came, finished
     assert not list(tmp_path.glob("*.tmp"))
     assert handlers == ([signal.SIGUSR2] if signum == signal.SIGUSR2 else [])  # submitit's, after the save
-    assert signal.getsignal(signal.SIGTERM) == preemption._on_signal  # restored after the fit
+    # restored after the fit; ignored once submitit's requeue (which SIGTERMs the whole job) has begun
+    assert signal.getsignal(signal.SIGTERM) == (signal.SIG_IGN if signum == signal.SIGUSR2 else preemption._on_signal)
 
 
 def test_a_signal_outside_training_stops_at_once(handlers):
     with pytest.raises(preemption.JobInterrupted):
         os.kill(os.getpid(), signal.SIGTERM)
     assert handlers == []
+
+
+def test_submitits_requeue_command_outlives_the_sigterm_its_requeue_sends(handlers):
+    """``scontrol requeue`` SIGTERMs every process of the job, the command itself included; it must still
+    exit normally, or submitit's handler raises and the requeued job reports a failure."""
+    requeue = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM); print('requeued')"]
+    children: list[subprocess.CompletedProcess] = []
+    preemption._state.on_time_limit = lambda _signum, _frame: children.append(
+        subprocess.run(requeue, capture_output=True, text=True, timeout=60)
+    )
+    with pytest.raises(preemption.JobInterrupted):
+        os.kill(os.getpid(), signal.SIGUSR2)
+    (child,) = children
+    assert child.returncode == 0 and child.stdout.strip() == "requeued"
+
+
+def test_after_the_work_a_late_time_limit_signal_is_ignored(handlers):
+    """SLURM's warning can come while the finished job's processes exit; it must not kill them."""
+    preemption.work_done()
+    os.kill(os.getpid(), signal.SIGUSR2)  # would end this process (default action) or call submitit's handler
+    assert handlers == [] and signal.getsignal(signal.SIGUSR2) == signal.SIG_IGN

@@ -28,9 +28,9 @@ from vsr_lightning.data.paired_datasets import PairedClipDataset, PairedVideoDat
 from vsr_lightning.data.resumable import (
     SALT_ITEM,
     ResumableDataLoader,
-    ResumableSampler,
     load_resumable_state,
     resolve_seed,
+    resumable_sampler,
     resumable_state,
     resume_point,
     sample_rng,
@@ -209,8 +209,8 @@ class VideoDataModule(L.LightningDataModule):
     # -- loaders -------------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
         """Sample numbers in order, each item drawn from ``(data_seed, number)``; resumes mid-epoch."""
-        sampler = ResumableSampler(self.samples_per_epoch, self.batch_size, drop_last=True)
-        sampler.start_at_batch(resume_point(self, self._resume_batches))
+        consumed = resume_point(self, self._resume_batches)
+        sampler = resumable_sampler(self.samples_per_epoch, self.batch_size, self, consumed)
         self._resume_batches = None
         items = WeightedSamples(self.train_set, self._weights, self.data_seed)
         return ResumableDataLoader(

@@ -19,10 +19,10 @@ from vsr_lightning.data.errors import DataError
 from vsr_lightning.data.resumable import (
     SALT_ITEM,
     ResumableDataLoader,
-    ResumableSampler,
     epoch_permutation,
     load_resumable_state,
     resolve_seed,
+    resumable_sampler,
     resumable_state,
     resume_point,
     sample_rng,
@@ -114,8 +114,7 @@ class NoisyStillsDataModule(L.LightningDataModule):
         self._resume_batches: int | None = None
 
     def train_dataloader(self) -> DataLoader:
-        sampler = ResumableSampler(len(self.dataset), self.batch_size, drop_last=True)
-        sampler.start_at_batch(resume_point(self, self._resume_batches))
+        sampler = resumable_sampler(len(self.dataset), self.batch_size, self, resume_point(self, self._resume_batches))
         self._resume_batches = None
         return ResumableDataLoader(
             NumberedStills(self.dataset, self.data_seed), batch_size=self.batch_size, sampler=sampler, drop_last=True

@@ -10,11 +10,12 @@ sample numbers and can start in the middle of an epoch: a run resumed from a che
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 SALT_ITEM = 0
 """Stream of one item's randomness."""
@@ -63,6 +64,52 @@ class ResumableSampler(Sampler[int]):
         self._next_batch = (epoch + 1) * self.batches_per_epoch  # an interrupted epoch is re-placed on resume
         first = epoch * self.samples_per_epoch
         return iter(range(first + position * self.batch_size, first + self.samples_per_epoch))
+
+
+class ShardedResumableSampler(DistributedSampler):
+    """One DDP rank's share of :class:`ResumableSampler`'s epochs, able to start mid-epoch.
+
+    Without it Lightning wraps the sampler in its ``DistributedSamplerWrapper``, which deals out each
+    epoch's whole list by index: resumed mid-epoch, the list is shorter than the epoch and the ranks get
+    the wrong samples (or an IndexError). This sampler hands rank ``r`` of ``R`` the same numbers as that
+    wrapper (every ``R``-th one from ``r``, the epoch padded by repeating its start to a multiple of ``R``),
+    and :meth:`start_at_batch` counts this rank's batches, as ``trainer.global_step`` does under DDP.
+    Being a ``DistributedSampler``, Lightning leaves it in place.
+    """
+
+    def __init__(self, samples_per_epoch: int, batch_size: int, num_replicas: int, rank: int) -> None:
+        numbers = cast(Dataset, range(samples_per_epoch))  # only its length is used
+        super().__init__(numbers, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
+        self.samples_per_epoch, self.batch_size = samples_per_epoch, batch_size
+        self.batches_per_epoch = self.num_samples // batch_size
+        if self.batches_per_epoch < 1:
+            raise ValueError(f"{self.num_samples} samples per rank is less than one batch of {batch_size}")
+        self._next_batch = 0
+
+    def start_at_batch(self, batches: int) -> None:
+        """The next ``iter()`` continues after ``batches`` of this rank's batches since the start of training."""
+        self._next_batch = int(batches)
+
+    def __iter__(self) -> Iterator[int]:
+        epoch, position = divmod(self._next_batch, self.batches_per_epoch)
+        self._next_batch = (epoch + 1) * self.batches_per_epoch
+        padded = (list(range(self.samples_per_epoch)) * math.ceil(self.total_size / self.samples_per_epoch))[
+            : self.total_size
+        ]
+        first = epoch * self.samples_per_epoch
+        return iter([first + i for i in padded[self.rank :: self.num_replicas][position * self.batch_size :]])
+
+
+def resumable_sampler(samples_per_epoch: int, batch_size: int, datamodule: Any, consumed: int) -> Sampler[int]:
+    """The training sampler of ``datamodule``, placed after ``consumed`` batches: sharded under DDP."""
+    trainer = datamodule.trainer
+    sampler: ResumableSampler | ShardedResumableSampler
+    if trainer is not None and trainer.world_size > 1:
+        sampler = ShardedResumableSampler(samples_per_epoch, batch_size, trainer.world_size, trainer.global_rank)
+    else:
+        sampler = ResumableSampler(samples_per_epoch, batch_size, drop_last=True)
+    sampler.start_at_batch(consumed)
+    return sampler
 
 
 def resolve_seed(seed: int | None) -> int:

@@ -52,7 +52,12 @@ class ArmSlurmLauncher(SlurmLauncher):
 
     def __call__(self, *args: Any, **kwargs: Any) -> JobReturn:
         _stop_at_step_end_on_slurm_signals()
-        ret = super().__call__(*args, **kwargs)
+        from vsr_lightning.jobs import preemption
+
+        try:
+            ret = super().__call__(*args, **kwargs)
+        finally:
+            preemption.work_done()
         if ret.status is JobStatus.FAILED:
             raise ret._return_value  # the SLURM job exits non-zero: FAILED in sacct
         return ret

@@ -76,6 +76,14 @@ def installed() -> bool:
     return _state.on_time_limit is not None
 
 
+def work_done() -> None:
+    """The arm's work is over: ignore the time-limit signal from now on. SLURM sends it on a 30-second timer,
+    so it can arrive while the processes exit after their result is stored; from then on Python's handlers
+    are gone, the signal's default action kills the tasks, and sacct calls the finished job FAILED."""
+    if _state.time_limit_signal is not None:
+        signal.signal(_state.time_limit_signal, signal.SIG_IGN)
+
+
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     if _state.stopping:
         return
@@ -109,8 +117,11 @@ def _end_wandb_service() -> None:
 
 def _time_limit(signum: int) -> None:
     """submitit's handler: on rank zero it requeues and exits (or raises once ``max_num_timeout`` is spent);
-    on other ranks it returns."""
+    on other ranks it returns. The requeue's SIGTERM reaches every process of the job, submitit's own
+    ``scontrol requeue`` child too: killed before it exits, it makes the handler raise and the requeued job
+    report a failure. Ignored here, SIGTERM stays ignored in that child; this process is stopping anyway."""
     if _state.on_time_limit is not None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _state.on_time_limit(signum, None)
 
 
@@ -154,6 +165,13 @@ class StopAtStepEnd(Callback):
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         _take_sigterm_back()
+        if trainer.ckpt_path:  # every rank says so: Lightning's own "Restoring states" line is rank zero's
+            print(
+                f"preemption: rank {trainer.global_rank} resumed at step {trainer.global_step} "
+                f"from {trainer.ckpt_path}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         # every rank saves together (save_checkpoint is collective), so they agree on the step first
