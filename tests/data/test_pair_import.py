@@ -10,7 +10,8 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from pair_media import decoded_planes, psnr, write_hevc, write_yuv
+from pair_media import decoded_planes, psnr, write_hevc, write_pngs, write_yuv
+from PIL import Image
 
 from vsr_lightning.data.clip_stats import CLIP_STATS_VERSION
 from vsr_lightning.data.embedded import package_data_file
@@ -290,3 +291,49 @@ def test_a_stream_matroska_cannot_take_is_stored_in_ffv1(tmp_path, monkeypatch):
     (entry,) = manifest.videos
     assert _codec(out / "train" / "gt" / f"{entry.name}.mkv") == "ffv1"
     assert np.array_equal(_frames(out, manifest, entry, "gt"), _rgb(gt))
+
+
+def _tree(root) -> dict[str, object]:
+    """Every file's bytes; a Matroska file's packets (its header holds a random segment UID)."""
+
+    def content(path):
+        if path.suffix != ".mkv":
+            return path.read_bytes()
+        with av.open(str(path)) as container:
+            return [bytes(packet) for packet in container.demux(video=0)]
+
+    return {str(p.relative_to(root)): content(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("layout", ["png", "video"])
+def test_worker_processes_build_the_same_dataset(exported, tmp_path, layout):
+    """``--workers 3`` imports the four videos in three processes: the same manifest and the same bytes."""
+    built = {}
+    for workers in ("1", "3"):
+        out = tmp_path / f"workers{workers}" / "imported"  # the same name: the manifest records it
+        argv = ["--pairs", str(exported / "gt"), str(exported / "lq_bin"), str(out), "--layout", layout]
+        assert main([*argv, "--val-list", str(exported / "val.txt"), "--workers", workers, *QUIET]) == 0
+        built[workers] = out
+    one, three = (Manifest.load(built[w]) for w in ("1", "3"))
+    assert len(one.videos) == 4 and one.videos == three.videos  # entries in the order of the pairs
+    assert one.content_hash == three.content_hash
+    files = {w: _tree(root) for w, root in built.items()}
+    assert files["1"].keys() == files["3"].keys() and files["1"] == files["3"]
+
+
+def test_a_failing_worker_stops_every_import_and_leaves_nothing(tmp_path, capsys):
+    """One video fails half-way (a PNG of another size): one line naming it, no dataset, no partial folder."""
+    rng = np.random.default_rng(5)
+    for name in ("Alpha", "Beta", "Gamma"):
+        frames = [rng.integers(0, 256, (32, 48, 3), dtype=np.uint8) for _ in range(24)]
+        write_pngs(frames, tmp_path / "gt" / name)
+        write_pngs(frames, tmp_path / "lq" / name)
+    bad = tmp_path / "gt" / "Beta" / "020.png"
+    Image.fromarray(rng.integers(0, 256, (30, 48, 3), dtype=np.uint8)).save(bad)
+    _fails_naming(capsys, tmp_path, [tmp_path / "gt", tmp_path / "lq", "--workers", "2"], bad)
+
+
+def test_workers_must_be_positive(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--pairs", str(tmp_path), str(tmp_path), str(tmp_path / "out"), "--workers", "0"])
+    assert "--workers: must be at least 1" in capsys.readouterr().err

@@ -16,6 +16,9 @@ class DataError(ValueError):
         self.problem = problem
         super().__init__(f"{path}: {problem}")
 
+    def __reduce__(self) -> tuple[type[DataError], tuple[Path, str]]:
+        return type(self), (self.path, self.problem)  # pickled back from a worker process as it was raised
+
 
 def os_error_line(err: OSError) -> str:
     """``<path>: <reason>`` for a failed read or write (disk full, read-only folder, ...), as DataError reads."""

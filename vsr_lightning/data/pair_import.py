@@ -36,6 +36,7 @@ from vsr_lightning.data.frame_sources import FrameSource
 from vsr_lightning.data.hevc import HevcConfig, QpSidecar, ldp_qp_schedule, pqf_flags, sidecar_path
 from vsr_lightning.data.hm_log import read_hm_log
 from vsr_lightning.data.manifest import Manifest, VideoEntry, sha256_file
+from vsr_lightning.data.process_map import Progress, process_map
 from vsr_lightning.data.read_ahead import ReadAhead
 from vsr_lightning.data.remux import remux_to_mkv
 from vsr_lightning.data.video_io import frame_name, write_png
@@ -210,8 +211,8 @@ def _import_pair(
     pair: Pair,
     qp_dir: str,
     options: PairOptions,
-    bar,
-    pool,
+    bar: Progress,
+    pool: ThreadPoolExecutor,
     analysis: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
 ) -> VideoEntry:
     """One pass over the pair: each input decoded (and converted to RGB) on a thread of its own a few frames
@@ -266,10 +267,38 @@ def _import_pair(
     )
 
 
+@dataclass(frozen=True)
+class _PairJob:
+    """Everything one pair's import needs, picklable for a worker process."""
+
+    root: Path
+    pair: Pair
+    qp_dir: str
+    options: PairOptions
+
+
+def _import_job(job: _PairJob, bar: Progress) -> VideoEntry:
+    """One pair with thread pools of its own (in this process or a worker's)."""
+    with (
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="png") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats") as originals,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="psnr") as comparisons,
+    ):
+        return _import_pair(job.root, job.pair, job.qp_dir, job.options, bar, pool, (originals, comparisons))
+
+
 def import_pairs(
-    out_root: Path, pairs: list[Pair], name: str, options: PairOptions | None = None, overwrite: bool = False
+    out_root: Path,
+    pairs: list[Pair],
+    name: str,
+    options: PairOptions | None = None,
+    overwrite: bool = False,
+    workers: int = 1,
 ) -> Manifest:
-    """Build the dataset at ``out_root`` from ``pairs`` atomically and return its manifest."""
+    """Build the dataset at ``out_root`` from ``pairs`` atomically and return its manifest.
+
+    ``workers > 1`` imports that many pairs at once, each in a process of its own (one pair already
+    keeps about two cores busy at 1080p: use it where a machine has more cores than that)."""
     options = options or PairOptions()
     out_root = Path(out_root)
     if out_root.exists() and not overwrite:
@@ -277,14 +306,12 @@ def import_pairs(
     qp_dir = f"lq_qp{options.qp}"
     with staged_dataset_dir(out_root) as tmp:
         total = sum(p.gt.num_frames for p in pairs)
-        with (
-            tqdm(total=total, desc=f"import {name}", unit="frame", disable=not options.progress) as bar,
-            ThreadPoolExecutor(max_workers=2, thread_name_prefix="png") as pool,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats") as originals,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="psnr") as comparisons,
-        ):
-            analysis = (originals, comparisons)
-            entries = [_import_pair(tmp, pair, qp_dir, options, bar, pool, analysis) for pair in pairs]
+        with tqdm(total=total, desc=f"import {name}", unit="frame", disable=not options.progress) as bar:
+            jobs = [_PairJob(tmp, pair, qp_dir, options) for pair in pairs]
+            if workers > 1 and len(jobs) > 1:
+                entries = process_map(_import_job, jobs, workers, bar)
+            else:
+                entries = [_import_job(job, bar) for job in jobs]
         manifest = Manifest(
             name=name,
             qp=options.qp,
