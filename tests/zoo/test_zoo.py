@@ -13,7 +13,7 @@ from vsr_lightning.models.basicvsr_pp import BasicVSRPlusPlus
 from vsr_lightning.models.checkpoints import read_checkpoint
 from vsr_lightning.models.loading import load_network
 from vsr_lightning.models.spynet import SpyNet
-from vsr_lightning.zoo import footage, registry
+from vsr_lightning.zoo import entry_report, footage, registry
 from vsr_lightning.zoo.publish import publish
 
 ZOO_BUDGET_BYTES = 20 * 2**20
@@ -33,6 +33,8 @@ def temp_zoo(tmp_path, monkeypatch) -> Path:
     """An empty zoo in a temporary folder in place of the package's."""
     monkeypatch.setattr(registry, "ZOO_DIR", tmp_path)
     monkeypatch.setattr(registry, "MANIFEST", tmp_path / "manifest.json")
+    monkeypatch.setattr(entry_report, "EXPERIMENTS", tmp_path / "experiments")  # never the checkout's reports
+    (tmp_path / "experiments").mkdir()
     registry._manifest.cache_clear()
     yield tmp_path
     registry._manifest.cache_clear()
@@ -58,6 +60,8 @@ def test_published_networks_load_back_by_name(temp_zoo):
         recipe="test",
         metrics={},
     )
+    report = (temp_zoo / "experiments" / "zoo_flow" / "zoo_entry.md").read_text()
+    assert "# zoo:flow" in report and registry.zoo_entry("flow")["sha256"] in report and "test frames" in report
     loaded = SpyNet(load_path="zoo:flow")
     assert all(
         torch.equal(a, b) for a, b in zip(spynet.state_dict().values(), loaded.state_dict().values(), strict=True)

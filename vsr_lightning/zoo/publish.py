@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from vsr_lightning.zoo import registry
+from vsr_lightning.zoo.entry_report import write_entry_report
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -65,4 +66,6 @@ def publish(
     manifest[name] = entry
     _atomic_write(registry.MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     registry._manifest.cache_clear()
+    if (report := write_entry_report(name, entry)) is not None:
+        print(f"zoo:{name} published; report: {report}")
     return entry
