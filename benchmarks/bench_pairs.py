@@ -74,22 +74,28 @@ class LosslessGtWriter:
 
 
 def write_pair(
-    planes: list[np.ndarray], frames: int, size: tuple[int, int], folder: Path, gt_format: str = "yuv"
+    planes: list[np.ndarray],
+    frames: int,
+    size: tuple[int, int],
+    folder: Path,
+    gt_format: str = "yuv",
+    sequence: str = "Bunny",
+    first: int = 0,
 ) -> tuple[Path, Path]:
     """GT ``Bunny_WxH_25.yuv`` (raw, as MFQE 2.0 ships it) or ``Bunny_WxH_25.mkv`` (lossless x265, as LDV 2.0
     ships it) and LQ ``Bunny_WxH_25.bin`` (the project's x265 low-delay-P encoder at QP 37, preset ultrafast,
-    exported as a bare bitstream), ``frames`` long."""
+    exported as a bare bitstream), ``frames`` long from source frame ``first`` (``sequence`` names it)."""
     w, h = size
-    name = f"Bunny_{w}x{h}_25"
+    name = f"{sequence}_{w}x{h}_25"
     gt, lq = folder / "gt" / f"{name}.{'mkv' if gt_format == 'lossless' else 'yuv'}", folder / "lq" / f"{name}.bin"
-    gt.parent.mkdir(parents=True)
-    lq.parent.mkdir(parents=True)
+    gt.parent.mkdir(parents=True, exist_ok=True)
+    lq.parent.mkdir(parents=True, exist_ok=True)
     mkv = folder / f"{name}.mkv"
     encoder = HevcEncoder(mkv, frames, w, h, 25.0, HevcConfig(qp=37, preset="ultrafast"))
     lossless = LosslessGtWriter(gt, size) if gt_format == "lossless" else None
     with open(os.devnull if lossless else gt, "wb") as handle:
         for t in range(frames):
-            frame = planes[t % len(planes)]
+            frame = planes[(first + t) % len(planes)]
             if lossless is not None:
                 lossless.write(frame)
             else:
