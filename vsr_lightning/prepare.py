@@ -102,8 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_positive_int,
         default=1,
-        help="--pairs: import this many videos at once, each in a process of its own (default 1; one 1080p "
-        "pair keeps about two cores busy)",
+        help="--pairs: import this many videos at once, each in a process of its own (default 1)",
     )
     parser.add_argument("--val-list", type=Path, help="--pairs: file of validation video names")
     parser.add_argument("--test-list", type=Path, help="--pairs: file of test video names")

@@ -297,8 +297,8 @@ def import_pairs(
 ) -> Manifest:
     """Build the dataset at ``out_root`` from ``pairs`` atomically and return its manifest.
 
-    ``workers > 1`` imports that many pairs at once, each in a process of its own (one pair already
-    keeps about two cores busy at 1080p: use it where a machine has more cores than that)."""
+    ``workers > 1`` imports that many pairs at once, each in a process of its own (one pair already runs
+    on a few threads: worth it where a machine has cores to spare)."""
     options = options or PairOptions()
     out_root = Path(out_root)
     if out_root.exists() and not overwrite:
