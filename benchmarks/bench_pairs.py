@@ -22,6 +22,7 @@ which reports its peak RSS.
     python benchmarks/bench_pairs.py --size 640x360 --frames 50 100    # a quick look
     python benchmarks/bench_pairs.py --frames 600 --layouts video --repeat 3 --skip-evaluate
     python benchmarks/bench_pairs.py --gt-format lossless --layouts video --repeat 3 --skip-evaluate
+    python benchmarks/bench_pairs.py --pair GT.mkv LQ.bin --layouts video --repeat 3 --skip-evaluate  # your own pair
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import av
 import numpy as np
 
 from vsr_lightning.data.embedded import package_data_file
+from vsr_lightning.data.frame_sources import open_source
 from vsr_lightning.data.hevc import HevcConfig, HevcEncoder, sidecar_path
 from vsr_lightning.data.remux import export_hevc_bitstream
 from vsr_lightning.data.video_io import parse_size
@@ -169,8 +171,8 @@ def import_pair(gt: Path, lq: Path, out: Path, layout: str, code: Path | None = 
             "-m",
             "vsr_lightning.prepare",
             "--pairs",
-            str(gt.parent),
-            str(lq.parent),
+            str(gt),
+            str(lq),
             str(out),
             "--layout",
             layout.split("-")[0],
@@ -276,6 +278,14 @@ def main() -> None:
         help="another checkout of the project: its import measured beside this one's",
     )
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument(
+        "--pair",
+        nargs=2,
+        type=Path,
+        metavar=("GT", "LQ"),
+        default=None,
+        help="measure this existing pair (e.g. a real LDV 2.0 or MFQE 2.0 video) instead of writing one",
+    )
     args = parser.parse_args()
     size = parse_size(args.size)
     work = Path(tempfile.mkdtemp(prefix="bench_pairs-", dir=args.work))
@@ -294,10 +304,14 @@ def main() -> None:
                 check=True,
             )
             print(f"compared with the code at {probe.stdout.strip()}")
-        planes = source_planes(size)
+        planes = source_planes(size) if args.pair is None else []
         print("| frames | what | wall, median (each) | CPU | peak RSS | load before | ratio to decoding both |")
         print("|---:|:---|---:|---:|---:|---:|---:|")
-        for frames in args.frames:
+        if args.pair is not None:
+            gt, lq = args.pair
+            frames = open_source(gt).num_frames
+            print_rows(frames, measure_pair(gt, lq, work, args.layouts, args.repeat, args.compare_with))
+        for frames in args.frames if args.pair is None else []:
             folder = work / f"pair_{frames}"
             gt, lq = write_pair(planes, frames, size, folder, args.gt_format)
             print_rows(frames, measure_pair(gt, lq, folder, args.layouts, args.repeat, args.compare_with))

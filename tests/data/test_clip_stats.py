@@ -1,8 +1,7 @@
 """The cleaning statistics and the duplicate test equal their plain numpy definitions exactly.
 
-``ClipStatsAccumulator`` takes the luma from Pillow, its histogram from Pillow's C histogram, the
-absolute-difference sums from uint8 passes into reused buffers and the PSNR's squared error from a
-histogram of absolute differences (it is that much faster at 1080p); what it stores must still be
+``ClipStatsAccumulator`` takes the luma, its histogram, the absolute-difference sums and the PSNR's
+squared error from compiled single-pass kernels (``frame_kernels``: much faster at 1080p); what it stores must still be
 exactly what the plain numpy formulas of the definition (``clip_stats``'s docstring) give, on real
 frames and on the corner cases (identical frames, black and white frames, odd sizes, frames one pixel wide).
 """
@@ -13,9 +12,11 @@ import math
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from vsr_lightning.data.clip_stats import PSNR_CAP, ClipStatsAccumulator, abs_diff_counts, luma
 from vsr_lightning.data.duplicates import frames_equal, originals_repeat
+from vsr_lightning.data.frame_kernels import squared_error
 from vsr_lightning.data.video_io import VideoReader, psnr_uint8
 
 
@@ -67,11 +68,38 @@ def test_stats_equal_their_definition_exactly(carphone, bins):
     assert _accumulated(gt, lq, bins) == _reference(gt, lq, bins)
 
 
-def test_luma_is_the_integer_bt601_formula_on_every_colour():
+def test_luma_is_the_integer_bt601_formula_and_pillows_on_every_colour():
     values = np.arange(1 << 24, dtype=np.uint32)
     rgb = np.stack([values >> 16, (values >> 8) & 255, values & 255], axis=-1).astype(np.uint8)
     rgb = rgb.reshape(4096, 4096, 3)
-    assert np.array_equal(luma(rgb), _luma(rgb))
+    y = luma(rgb)
+    assert np.array_equal(y, _luma(rgb))
+    assert np.array_equal(y, np.asarray(Image.fromarray(rgb, "RGB").convert("L")))
+
+
+def _padded_rows(frames: np.ndarray, pad: int) -> np.ndarray:
+    """The same frames as views into rows ``pad`` bytes longer, as a decoder's padded planes are."""
+    n, h, w, _ = frames.shape
+    rows = np.full((n, h, 3 * w + pad), 77, np.uint8)
+    rows[:, :, : 3 * w] = frames.reshape(n, h, 3 * w)
+    return rows[:, :, : 3 * w].reshape(n, h, w, 3)
+
+
+def test_frames_viewed_in_padded_or_strided_memory_give_the_same_stats(carphone):
+    gt, lq = carphone
+    expected = _reference(gt, lq)
+    padded_gt, padded_lq = _padded_rows(gt, 13), _padded_rows(lq, 32)
+    assert not padded_gt.flags.c_contiguous and np.array_equal(padded_gt, gt)
+    assert _accumulated(padded_gt, padded_lq) == expected
+    strided = _accumulated(gt[:, ::2, ::3], lq[:, ::2, ::3])  # pixels not contiguous: rows copied
+    assert strided == _reference(np.ascontiguousarray(gt[:, ::2, ::3]), np.ascontiguousarray(lq[:, ::2, ::3]))
+
+
+def test_the_squared_error_of_a_very_wide_frame_does_not_overflow():
+    a = np.zeros((2, 40000, 3), np.uint8)
+    b = np.full_like(a, 255)
+    assert squared_error(a, b) == a.size * 255**2
+    assert _accumulated(a[None], b[None])["psnr_lq"] == [0.0]
 
 
 def test_corner_frames_exactly():

@@ -11,9 +11,9 @@ an exact integer, each statistic one division of two integers::
 
 with ``N = H W`` (a direction without neighbours counts 0). Version 1 computed the same quantities
 on a float32 luma (about 15 full-frame float passes per 1080p frame: three times the decoding of an
-imported pair, issue 14); the 8-bit luma comes from one C pass, the sums from uint8 passes
-(``benchmarks/results/2026-12-04_pairs_speed.md``), and the cleaning rules make the same decisions
-on every dataset we have. Frames are ``(H, W, 3)`` RGB uint8.
+imported pair, issue 14); version 2's integers come from compiled single-pass kernels
+(:mod:`vsr_lightning.data.frame_kernels`), and the cleaning rules make the same decisions on every
+dataset we have (``benchmarks/results/2026-12-04_pairs_speed.md``). Frames are ``(H, W, 3)`` RGB uint8.
 """
 
 from __future__ import annotations
@@ -33,15 +33,17 @@ PSNR_CAP = 100.0
 """PSNR of identical frames is infinite; JSON has no infinity, so it is stored capped."""
 
 
-def _luma_image(frame: np.ndarray) -> Image.Image:
-    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise ValueError(f"frames must be (H, W, 3) RGB uint8, got {frame.dtype}{frame.shape}")
-    return Image.fromarray(np.ascontiguousarray(frame), "RGB").convert("L")
+def _kernels():
+    """:mod:`frame_kernels`, imported on first use: numba (about 100 MB resident) is loaded only by the
+    processes that compute statistics, not by every one that reads ``CLIP_STATS_VERSION``."""
+    from vsr_lightning.data import frame_kernels
+
+    return frame_kernels
 
 
 def luma(frame: np.ndarray) -> np.ndarray:
     """8-bit BT.601 luma ``(19595 R + 38470 G + 7471 B + 32768) >> 16`` (Pillow's ``convert("L")``), uint8."""
-    return np.asarray(_luma_image(frame))
+    return _kernels().luma_into(frame, np.empty(frame.shape[:2], np.uint8))
 
 
 def _as_image(a: np.ndarray) -> Image.Image:
@@ -66,31 +68,13 @@ _SQUARES = _LEVELS**2
 def psnr_from_counts(counts: np.ndarray) -> float:
     """PSNR (peak 255) from :func:`abs_diff_counts`: equals ``video_io.psnr_uint8`` exactly, whose float64
     mean of integer squares is exact too; ``inf`` for identical inputs."""
-    total = int(counts.sum())
-    sse = int(np.dot(counts, _SQUARES))
-    mse = sse / total
+    return psnr_from_squared_error(int(np.dot(counts, _SQUARES)), int(counts.sum()))
+
+
+def psnr_from_squared_error(sse: int, count: int) -> float:
+    """PSNR (peak 255) of ``count`` values whose squared differences sum to ``sse``; ``inf`` when 0."""
+    mse = sse / count
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
-
-
-def _sum(a: np.ndarray) -> int:
-    """Exact sum of a 2-D uint8 array: rows in uint32 (a row of up to 16 million values cannot overflow)."""
-    return int(np.add.reduce(a, axis=-1, dtype=np.uint32).sum(dtype=np.uint64))
-
-
-class _AbsDiffSum:
-    """``sum|a - b|`` of two 2-D uint8 arrays of one shape as an exact integer, given ``sum(a) + sum(b)``:
-    ``|a - b| = a + b - 2 min(a, b)``, so one uint8 pass (into a reused buffer) and one sum."""
-
-    def __init__(self) -> None:
-        self._min: np.ndarray | None = None
-
-    def __call__(self, a: np.ndarray, b: np.ndarray, sum_a_b: int) -> int:
-        if a.size == 0:
-            return 0
-        if self._min is None or self._min.shape != a.shape:
-            self._min = np.empty(a.shape, np.uint8)
-        np.minimum(a, b, out=self._min)
-        return sum_a_b - 2 * _sum(self._min)
 
 
 def _mean(total: int, count: int) -> float:
@@ -106,10 +90,9 @@ class ClipStatsAccumulator:
         self.bins = bins
         self._codes = (np.arange(256) * bins) >> 8  # luma value -> histogram bin
         self._size: tuple[int, int] | None = None
-        self._prev_y: np.ndarray | None = None
-        self._prev_sum = 0
+        self._luma: list[np.ndarray] = []
+        self._hist = np.zeros(256, np.int64)
         self._prev_counts: np.ndarray | None = None
-        self._motion_sum, self._rows_sum, self._cols_sum = _AbsDiffSum(), _AbsDiffSum(), _AbsDiffSum()
         self.scene_change: list[float] = []
         self.motion: list[float] = []
         self.texture: list[float] = []
@@ -129,32 +112,31 @@ class ClipStatsAccumulator:
 
     def update_original(self, gt: np.ndarray) -> None:
         """The original's part of :meth:`update` (scene change, motion, texture), in frame order; it and
-        :meth:`update_psnr` may run on two threads (each in order), Pillow and numpy releasing the GIL."""
-        image = _luma_image(gt)
+        :meth:`update_psnr` may run on two threads (each in order): the kernels release the GIL."""
         self._check_size(gt)
-        values = np.asarray(image.histogram(), dtype=np.int64)
-        counts = np.bincount(self._codes, weights=values, minlength=self.bins).astype(np.int64)
-        total = int(np.dot(values, _LEVELS))  # sum of Y
-        y = np.asarray(image)
-        h, w = y.shape
-        if self._prev_y is None or self._prev_counts is None:
+        h, w = gt.shape[:2]
+        first = self._prev_counts is None
+        if first:  # one luma buffer for this frame, one for the previous
+            self._luma = [np.empty((h, w), np.uint8) for _ in range(2)]
+        y, prev = self._luma
+        kernels = _kernels()
+        sums = kernels.luma_sums(kernels.luma_into(gt, y), None if first else prev, self._hist)
+        counts = np.bincount(self._codes, weights=self._hist, minlength=self.bins).astype(np.int64)
+        if first:
             self.scene_change.append(0.0)
             self.motion.append(0.0)
         else:
             self.scene_change.append(_mean(int(np.abs(counts - self._prev_counts).sum()), h * w))
-            self.motion.append(_mean(self._motion_sum(y, self._prev_y, total + self._prev_sum), h * w))
-        # each gradient pairs every pixel with its right (lower) neighbour: all pixels twice but the first and
-        # last column (row) once
-        first_last_cols = int(y[:, 0].sum(dtype=np.int64)) + int(y[:, -1].sum(dtype=np.int64))
-        first_last_rows = int(y[0].sum(dtype=np.int64)) + int(y[-1].sum(dtype=np.int64))
-        gx = _mean(self._cols_sum(y[:, 1:], y[:, :-1], 2 * total - first_last_cols), h * (w - 1))
-        gy = _mean(self._rows_sum(y[1:], y[:-1], 2 * total - first_last_rows), (h - 1) * w)
-        self.texture.append(0.5 * (gx + gy))
-        self._prev_y, self._prev_counts, self._prev_sum = y, counts, total
+            self.motion.append(_mean(sums.motion, h * w))
+        self.texture.append(0.5 * (_mean(sums.across, h * (w - 1)) + _mean(sums.down, (h - 1) * w)))
+        self._luma.reverse()  # this frame's luma becomes the previous one
+        self._prev_counts = counts
 
     def update_psnr(self, gt: np.ndarray, lq: np.ndarray) -> None:
         """The compressed frame's RGB PSNR against the original (capped), in frame order."""
-        psnr = psnr_from_counts(abs_diff_counts(gt, lq))
+        if gt.shape != lq.shape:
+            raise ValueError(f"the compressed frame is {lq.shape}, its original {gt.shape}")
+        psnr = psnr_from_squared_error(_kernels().squared_error(gt, lq), gt.size)
         self.psnr_lq.append(PSNR_CAP if math.isinf(psnr) else min(psnr, PSNR_CAP))
 
     def result(self) -> ClipStats:
