@@ -41,6 +41,12 @@ def _kernels():
     return frame_kernels
 
 
+def warm_up_kernels() -> None:
+    """Import numba and load the kernels now (about 0.4 s, once per process), e.g. on a thread of its own
+    while a caller's decoders start, instead of on the first frame."""
+    _kernels().warm_up()
+
+
 def luma(frame: np.ndarray) -> np.ndarray:
     """8-bit BT.601 luma ``(19595 R + 38470 G + 7471 B + 32768) >> 16`` (Pillow's ``convert("L")``), uint8."""
     return _kernels().luma_into(frame, np.empty(frame.shape[:2], np.uint8))

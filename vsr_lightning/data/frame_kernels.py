@@ -143,3 +143,13 @@ def squared_error(a: np.ndarray, b: np.ndarray) -> int:
         raise ValueError(f"frames of different shapes: {a.shape} and {b.shape}")
     rows_a, rows_b = rgb_rows(a), rgb_rows(b)
     return int(_squared_error(rows_a, rows_b)) if a.size else 0
+
+
+def warm_up() -> None:
+    """Load (or compile) every kernel now, on a tiny frame: about 0.2 s after numba's import, which a
+    caller can spend on a thread of its own while its decoders start instead of on the first frame."""
+    frame = np.zeros((2, 2, 3), np.uint8)
+    y, hist = luma_into(frame, np.empty((2, 2), np.uint8)), np.zeros(256, np.int64)
+    luma_sums(y, None, hist)
+    luma_sums(y, y, hist)
+    squared_error(frame, frame)

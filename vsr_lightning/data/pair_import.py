@@ -16,6 +16,7 @@ ahead of the statistics, which run on two more (see ``benchmarks/results/2026-12
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,7 @@ from av.video.frame import PictureType
 from av.video.reformatter import VideoReformatter
 from tqdm import tqdm
 
-from vsr_lightning.data.clip_stats import CLIP_STATS_VERSION, ClipStatsAccumulator
+from vsr_lightning.data.clip_stats import CLIP_STATS_VERSION, ClipStatsAccumulator, warm_up_kernels
 from vsr_lightning.data.dataset_builder import LAYOUTS, GtVideoWriter, staged_dataset_dir
 from vsr_lightning.data.duplicates import DEFAULT_THRESHOLD, ORIGINAL_MIN_PSNR, DuplicateDetector
 from vsr_lightning.data.errors import DataError
@@ -278,13 +279,19 @@ class _PairJob:
 
 
 def _import_job(job: _PairJob, bar: Progress) -> VideoEntry:
-    """One pair with thread pools of its own (in this process or a worker's)."""
-    with (
-        ThreadPoolExecutor(max_workers=2, thread_name_prefix="png") as pool,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats") as originals,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="psnr") as comparisons,
-    ):
-        return _import_pair(job.root, job.pair, job.qp_dir, job.options, bar, pool, (originals, comparisons))
+    """One pair with thread pools of its own (in this process or a worker's); the statistics' kernels
+    load on a thread of their own meanwhile (joined before returning, so no import outlives the job)."""
+    warm_up = threading.Thread(target=warm_up_kernels, name="warm-up")
+    warm_up.start()
+    try:
+        with (
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="png") as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats") as originals,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="psnr") as comparisons,
+        ):
+            return _import_pair(job.root, job.pair, job.qp_dir, job.options, bar, pool, (originals, comparisons))
+    finally:
+        warm_up.join()
 
 
 def import_pairs(
