@@ -141,9 +141,11 @@ DECODE_BOTH = """
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from av.video.reformatter import VideoReformatter
 from vsr_lightning.data.frame_sources import open_source
 
 def decode(path):
+    to_rgb = VideoReformatter()  # one swscale context per video, as the import converts
     for frame in open_source(Path(path)).yuv_frames():
         {convert}
 
@@ -159,7 +161,7 @@ else:
 def decode_both(gt: Path, lq: Path, rgb: bool, how: str) -> tuple[float, float, float]:
     """Decoding both files once (yuv420p frames, or also converted to RGB), one after the other
     (``how="serial"``) or on two threads at once (``"threads"``)."""
-    code = DECODE_BOTH.format(convert="frame.to_ndarray(format='rgb24')" if rgb else "pass")
+    code = DECODE_BOTH.format(convert="to_rgb.reformat(frame, format='rgb24', threads=1)" if rgb else "pass")
     return run_measured([sys.executable, "-c", code, str(gt), str(lq), how])
 
 

@@ -1,10 +1,10 @@
 """CPU seconds of each thread of one ``prepare --pairs`` run (where the import's time goes).
 
 Samples ``/proc/self/task/*/stat`` every 20 ms while the import runs in this process and sums user and
-system time by thread name: ``decode-gt`` / ``decode-lq`` (feeding FFmpeg and waiting for it), ``read-gt``
-/ ``read-lq`` (the RGB conversion), ``stats`` (the original's luma statistics), ``psnr`` (the RGB PSNR and
-the duplicate check), ``png`` (the source's SHA-256, and PNG writes in that layout), ``MainThread``
-(start-up imports, the frame writer), and threads Python did not start (FFmpeg's decoding threads).
+system time by thread name: ``read-gt`` / ``read-lq`` (decoding and the RGB conversion), ``stats`` (the
+original's luma statistics), ``psnr`` (the RGB PSNR and the duplicate check), ``png`` (the source's
+SHA-256, and PNG writes in that layout), ``MainThread`` (start-up imports, the frame writer), and
+threads Python did not start (FFmpeg's decoding threads).
 
     python benchmarks/profile_pairs.py GT LQ [--layout video] [--skip stats psnr hash write]
 

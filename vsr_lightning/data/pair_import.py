@@ -9,9 +9,8 @@ dataset is written into a temporary folder renamed at the very end, as ``prepare
 
 In the ``video`` layout nothing is re-encoded either: a video file's stream is copied into the
 dataset's Matroska file, raw YUV is stored as it is (``rawvideo``; ``raw_codec="ffv1"`` compresses it
-losslessly instead, at about 50 ms per 1080p frame). Each input is decoded on a thread of its own and
-converted to RGB on another, ahead of the statistics, which run on two more (see
-``benchmarks/results/2026-12-04_pairs_speed.md`` and ``2026-12-05_frame_kernels.md``).
+losslessly instead, at about 50 ms per 1080p frame). The two inputs are read on threads of their own,
+ahead of the statistics, which run on two more (see ``benchmarks/results/2026-12-04_pairs_speed.md``).
 """
 
 from __future__ import annotations
@@ -99,22 +98,20 @@ def _rgb_view(frame: av.VideoFrame) -> np.ndarray:
     return rows[:, : 3 * w].reshape(h, w, 3)
 
 
-def _frames(source: FrameSource, side: str) -> Iterator[tuple[av.VideoFrame, np.ndarray]]:
+def _frames(source: FrameSource) -> Iterator[tuple[av.VideoFrame, np.ndarray]]:
     """Each frame once decoded: as stored (for a lossless copy) and as RGB (for PNGs, stats, duplicates).
 
-    The decoder runs on a thread of its own (``decode-<side>``) a few frames ahead of the conversion, so
-    the import's critical path, decoding, never waits for swscale. One swscale context for the whole video,
-    on one thread: the same RGB as ``to_ndarray(format="rgb24")`` (tested), without a context set up per
-    frame, viewed in place. (swscale's ``rgba``, which Pillow could map without a copy, is no faster here
-    and differs from ``rgb24`` in the last pixels of rows whose width is 2 or 4 more than a multiple of 8.)"""
+    One swscale context for the whole video, on one thread: the same RGB as ``to_ndarray(format="rgb24")``
+    (tested), without a context set up per frame, viewed in place. (swscale's ``rgba``, which Pillow could
+    map without a copy, is no faster here and differs from ``rgb24`` in the last pixels of rows whose width
+    is 2 or 4 more than a multiple of 8.)"""
     if source.kind == "png":
         for rgb in source.rgb_frames():
             yield av.VideoFrame.from_ndarray(rgb, format="rgb24"), rgb
         return
     to_rgb = VideoReformatter()
-    with ReadAhead(source.yuv_frames(), 4, f"decode-{side}") as decoded:
-        for frame in decoded:
-            yield frame, _rgb_view(to_rgb.reformat(frame, format="rgb24", threads=1))
+    for frame in source.yuv_frames():
+        yield frame, _rgb_view(to_rgb.reformat(frame, format="rgb24", threads=1))
 
 
 class _InFlight:
@@ -219,8 +216,8 @@ def _import_pair(
     pool: ThreadPoolExecutor,
     analysis: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
 ) -> VideoEntry:
-    """One pass over the pair: each input decoded on a thread of its own and converted to RGB on another, a
-    few frames ahead, frames written here (PNG writes on ``pool``), the original's statistics on one ``analysis``
+    """One pass over the pair: each input decoded (and converted to RGB) on a thread of its own a few frames
+    ahead, frames written here (PNG writes on ``pool``), the original's statistics on one ``analysis``
     thread and the PSNR and duplicates on the other, each in frame order."""
     gt, lq = pair.gt, pair.lq
     split = options.splits.get(pair.name, options.default_split)
@@ -234,10 +231,7 @@ def _import_pair(
         stats.update_psnr(g, q)
         dups.update(q, g)
 
-    with (
-        ReadAhead(_frames(gt, "gt"), 4, "read-gt") as gt_frames,
-        ReadAhead(_frames(lq, "lq"), 4, "read-lq") as lq_frames,
-    ):
+    with ReadAhead(_frames(gt), 4, "read-gt") as gt_frames, ReadAhead(_frames(lq), 4, "read-lq") as lq_frames:
         for t, (g, q) in enumerate(zip(gt_frames, lq_frames, strict=False)):
             writer.write(t, g, q)
             originals.submit(stats.update_original, g[1])
