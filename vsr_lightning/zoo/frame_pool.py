@@ -38,11 +38,14 @@ def embedded_training_clips(scale: float) -> list[Clip]:
     return out
 
 
-def footage_clips(footage: list[Footage], scale: float, max_frames: int | None = None) -> list[Clip]:
-    """Whole clips (the last two left out: some containers announce one frame more than they hold)."""
+def footage_clips(
+    footage: list[Footage], scale: float, max_frames: int | None = None, *, fetch: bool = False
+) -> list[Clip]:
+    """Whole clips (the last two left out: some containers announce one frame more than they hold); their
+    archives are downloaded only with ``fetch`` (zoo recipes)."""
     out = []
     for c in footage:
-        path = footage_path(c)
+        path = footage_path(c, fetch=fetch)
         count = VideoReader(path).info.num_frames - 2
         out.append(read_clip(c.name, path, 0, min(count, max_frames or count), c.resize, scale))
     return out

@@ -183,7 +183,9 @@ frames it enhances, so these cover enhancing at 2x-4x these sizes (up to about 1
 
 
 def training_pool(min_size: int) -> list[Clip]:
-    pool = [c for scale in SCALES for c in embedded_training_clips(scale) + footage_clips(clips("train"), scale)]
+    pool = [
+        c for scale in SCALES for c in embedded_training_clips(scale) + footage_clips(clips("train"), scale, fetch=True)
+    ]
     return [c for c in pool if min(c.frames.shape[-2:]) >= min_size]
 
 
@@ -410,7 +412,7 @@ def total_steps(args: argparse.Namespace) -> int:
 
 def evaluate_and_publish(net: SpyNet, args: argparse.Namespace, publish: bool) -> dict:
     """Held-out warping error (vtest, megamind at 1/2 of their working size, frames 2 apart); optionally publish."""
-    heldout = footage_clips(clips("heldout"), 0.5, max_frames=120)
+    heldout = footage_clips(clips("heldout"), 0.5, max_frames=120, fetch=True)
     flow_err, zero_err = warping_error(net.eval(), heldout, gap=2)
     metrics = {
         "heldout_warp_mae_flow": round(flow_err, 4),

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     options, extra = split_arguments(args)
     phase2_steps = options.phase2_steps
-    footage = ensure_footage_dataset("train")
+    footage = ensure_footage_dataset("train", fetch=True)
     roots = [footage, ensure_stills_motion_dataset()] if options.stills else [footage]
     runs_dir = footage.parent / "zoo-runs"
     cmd = [sys.executable, str(REPO / "run.py"), *training_overrides(roots, runs_dir), *extra]
