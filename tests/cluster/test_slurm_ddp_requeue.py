@@ -7,8 +7,11 @@ PSNR as an uninterrupted 2-task job.
 
 The time limit's USR2 does not come from the test. slurmctld checks time limits on a 30-second timer: with
 ``--time=1`` and ``signal_delay_s=10`` the warning comes 20 to 50 s after the attempt starts, and SLURM would
-kill the job 30 s or more after it. Startup takes 8 to 20 s and the 40 steps at least 50 s on this 2-core
-machine (1.3 s a step when idle, 3.5 s when busy), so the first attempt is still training at its warning. How
+kill the job 30 s or more after it. Startup takes 8 to 20 s; 40 steps took 50 s on one 2-core machine
+(1.3 s a step when idle, 3.5 s when busy) but only about 30 s on a faster one, which finished before its
+warning. So the job trains 100 steps: at least 70 s at 0.7 s a step, and the first attempt is still
+training at its warning; on a busy machine (3.5 s a step) the last attempt's 100 steps or fewer still fit
+in its 10 minutes. How
 far it got depends on the load; so that the test knows how many attempts to expect, it raises the requeued
 job's limit to 10 minutes before it starts again. A warning that comes before training (a very busy machine)
 only requeues the job; the test then waits for the next attempt's, at most ``max_num_timeout`` in all.
@@ -40,9 +43,17 @@ from vsr_lightning.report.run_record import RunState
 
 pytestmark = pytest.mark.slurm
 
-STEPS = 40  # baseline's stage1.max_steps
+STEPS = 100  # the baseline's 40 steps, lengthened so that training outlasts the time limit's warning
 MAX_TIMEOUTS = 3
-DDP = ["+experiment=baseline", f"steps_cap={STEPS}", "trainer=ddp_cpu", "hydra.launcher.tasks_per_node=2"]
+DDP = [
+    "+experiment=baseline",
+    f"stage1.max_steps={STEPS}",
+    f"stage1.val_every={STEPS}",
+    f"stage1.optim.restart_periods=[{STEPS - 5}]",
+    f"steps_cap={STEPS}",
+    "trainer=ddp_cpu",
+    "hydra.launcher.tasks_per_node=2",
+]
 TIME_LIMITED = launcher(timeout_min=1, signal_delay_s=10, max_num_timeout=MAX_TIMEOUTS)
 
 
